@@ -1,0 +1,147 @@
+"""Validation of user-supplied features and adjacency matrices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+__all__ = ["check_adjacency", "check_features", "as_graph"]
+
+
+def check_features(X: Any, *, allow_sparse: bool = False, name: str = "X"):
+    """Validate a feature matrix and return it as a float tensor or scipy CSR.
+
+    Parameters
+    ----------
+    X : array-like, torch.Tensor or scipy sparse of shape (n, d)
+    allow_sparse : bool
+        Accept scipy sparse input (returned as ``float32`` CSR).
+
+    Returns
+    -------
+    torch.Tensor (float32 or float64, on its original device) or scipy.sparse.csr_matrix
+    """
+    if sp.issparse(X):
+        if not allow_sparse:
+            raise TypeError(
+                f"{name} is a scipy sparse matrix, which this operation does not support; "
+                "use metric='cosine' for sparse TF-IDF features, or convert with X.toarray()."
+            )
+        X = sp.csr_matrix(X)
+        if not np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_:
+            X = X.astype(np.float32)
+        if not np.all(np.isfinite(X.data)):
+            raise ValueError(f"{name} contains NaN or infinite values; impute or drop them first.")
+        if X.ndim != 2 or X.shape[0] == 0:
+            raise ValueError(f"{name} must be a non-empty 2-D matrix, got shape {X.shape}.")
+        return X.astype(np.float32) if X.dtype not in (np.float32, np.float64) else X
+    if isinstance(X, torch.Tensor):
+        if X.is_sparse or X.layout != torch.strided:
+            raise TypeError(f"{name} is a sparse torch tensor; pass a dense tensor (X.to_dense()).")
+        if X.is_complex() or not (X.is_floating_point() or X.dtype in (torch.int8, torch.int16, torch.int32,
+                                                                       torch.int64, torch.uint8)):
+            raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}.")
+        T = X if X.is_floating_point() else X.float()
+    else:
+        try:
+            arr = np.asarray(X)
+        except Exception as exc:  # pragma: no cover - numpy raises many kinds
+            raise TypeError(f"{name} could not be converted to an array: {exc}") from exc
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+            raise TypeError(
+                f"{name} must be numeric, got dtype {arr.dtype}; encode categorical or text "
+                "features as numbers first."
+            )
+        if np.issubdtype(arr.dtype, np.complexfloating):
+            raise TypeError(f"{name} must hold real numbers, got complex dtype {arr.dtype}.")
+        if arr.dtype not in (np.float32, np.float64):
+            arr = arr.astype(np.float32)
+        T = torch.from_numpy(np.ascontiguousarray(arr))
+    if T.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features), got shape {tuple(T.shape)}; "
+            "reshape a single feature with X.reshape(-1, 1)."
+        )
+    if T.shape[0] == 0 or T.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(T.shape)}).")
+    if not bool(torch.isfinite(T).all()):
+        raise ValueError(f"{name} contains NaN or infinite values; impute or drop them first.")
+    return T
+
+
+def check_adjacency(A: Any, *, validate: bool = True) -> sp.csr_matrix:
+    """Validate a weight matrix given directly and return it as float64 CSR, zero diagonal.
+
+    Raises ``ValueError`` for non-square, non-finite, negative or asymmetric weights.
+    """
+    if isinstance(A, torch.Tensor):
+        A = A.to_dense().cpu().numpy() if A.layout != torch.strided else A.cpu().numpy()
+    if not sp.issparse(A):
+        A = np.asarray(A)
+        if A.dtype == object or not np.issubdtype(A.dtype, np.number):
+            raise TypeError(f"adjacency must be numeric, got dtype {A.dtype}.")
+    A = sp.csr_matrix(A, dtype=np.float64)
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise ValueError(f"adjacency must be square (n, n), got shape {A.shape}.")
+    if A.shape[0] == 0:
+        raise ValueError("adjacency is empty (0 nodes).")
+    A.sum_duplicates()
+    if validate:
+        if not np.all(np.isfinite(A.data)):
+            raise ValueError("adjacency contains NaN or infinite weights.")
+        if A.nnz and A.data.min() < 0:
+            bad = int((A.data < 0).sum())
+            raise ValueError(
+                f"adjacency has {bad} negative weight(s); graph Laplacian methods need "
+                "non-negative weights."
+            )
+        diff = abs(A - A.T)
+        scale = max(1.0, float(abs(A).max()) if A.nnz else 1.0)
+        if diff.nnz and diff.max() > 1e-6 * scale:
+            raise ValueError(
+                "adjacency is not symmetric (max |W - W^T| = "
+                f"{diff.max():.3g}); symmetrise it, e.g. W = (W + W.T) / 2 or W.maximum(W.T)."
+            )
+    A.setdiag(0)
+    A.eliminate_zeros()
+    return A
+
+
+def as_graph(obj: Any, device: str | torch.device | None = None, dtype: torch.dtype | None = None,
+             validate: bool = True):
+    """Turn a :class:`Graph`, scipy sparse matrix, PyG ``Data`` or networkx graph into a Graph.
+
+    Parameters
+    ----------
+    obj : Graph, scipy.sparse matrix, ndarray, torch_geometric.data.Data or networkx.Graph
+        Symmetric, non-negative weights (checked unless ``validate=False``).
+    device, dtype : optional
+        Target device and floating dtype (default: keep / float32).
+
+    Returns
+    -------
+    Graph
+    """
+    from .graph import Graph
+
+    if isinstance(obj, Graph):
+        return obj.to(device=device, dtype=dtype)
+    dtype = dtype or torch.float32
+    if sp.issparse(obj) or isinstance(obj, (np.ndarray, torch.Tensor)):
+        return Graph.from_scipy(obj, device=device, dtype=dtype, validate=validate)
+    if hasattr(obj, "edge_index"):
+        return Graph.from_pyg(obj, device=device, dtype=dtype, validate=validate)
+    try:
+        import networkx as nx
+
+        if isinstance(obj, nx.Graph):
+            return Graph.from_networkx(obj, device=device, dtype=dtype, validate=validate)
+    except ImportError:  # pragma: no cover
+        pass
+    raise TypeError(
+        f"cannot build a Graph from {type(obj).__name__}; pass a graphvar Graph, a scipy sparse "
+        "matrix, a torch_geometric Data object or a networkx Graph."
+    )

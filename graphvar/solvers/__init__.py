@@ -1,0 +1,26 @@
+"""Graph-based semi-supervised solvers (DESIGN.md §3).
+
+``laplace``, ``poisson``, ``vlaplace`` and ``vpoisson`` return class scores;
+they share one propagation loop (:mod:`.propagation`), one stopping rule
+(:mod:`.stopping`) and one dispersion normalisation (:mod:`.normalize`).
+"""
+
+from .labels import LabelBatch, parse_labels, uninformed_nodes
+from .methods import laplace, poisson, solve, vlaplace, vpoisson
+from .normalize import equalize_dispersion
+from .propagation import propagate
+from .stopping import random_walk_stop_times
+
+__all__ = [
+    "laplace",
+    "poisson",
+    "vlaplace",
+    "vpoisson",
+    "solve",
+    "propagate",
+    "random_walk_stop_times",
+    "equalize_dispersion",
+    "parse_labels",
+    "uninformed_nodes",
+    "LabelBatch",
+]
