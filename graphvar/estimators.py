@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .graph import as_graph, knn_graph, knn_search
+from .graph import as_graph, check_device, knn_graph
 from .graph.build import KERNELS, knn_weights
 from .graph.knn import BACKENDS, METRICS
 from .solvers import solve
@@ -58,6 +58,8 @@ class _GraphSSLClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}.")
         if self.dtype not in _DTYPES:
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}.")
+        if self.device is not None:
+            check_device(self.device)
 
     def _solver_kwargs(self) -> dict:
         return {}
@@ -102,11 +104,35 @@ class _GraphSSLClassifier(ClassifierMixin, BaseEstimator):
         self.graph_ = graph
         self.n_iter_ = int(info["stop_times"][0]) if "stop_times" in info else None
         self.scores_ = S
+        self.class_weights_ = None
+        if self.class_priors is not None:
+            S = self._balance(S, codes)
         self.label_distributions_ = _scores_to_proba(S)
         if self.uninformed_.size:
             self.label_distributions_[self.uninformed_] = 1.0 / len(self.classes_)
         self.transduction_ = self.classes_[S.argmax(axis=1)]
         return self
+
+    def _balance(self, S: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """Volume-constrained scores (GraphLearning's ``predict`` with class priors)."""
+        from .solvers.priors import check_class_priors, class_priors_from_labels, volume_label_projection
+
+        c = len(self.classes_)
+        if isinstance(self.class_priors, str):
+            if self.class_priors != "labeled":
+                raise ValueError(
+                    f"class_priors must be None, 'labeled' or an array of {c} class fractions "
+                    f"(in classes_ order), got {self.class_priors!r}."
+                )
+            priors = class_priors_from_labels(codes, c)
+        else:
+            priors = check_class_priors(self.class_priors, c)
+        _, w = volume_label_projection(S, priors, return_weights=True)
+        w = w.numpy()
+        self.class_weights_ = w
+        # GraphLearning rescales the scores to [0, 1] before weighting them
+        span = S.max() - S.min()
+        return (S - S.min()) / (span if span > 0 else 1.0) * w
 
     def fit(self, X, y):
         """Build the k-NN graph of ``X`` and propagate the labels of ``y``.
@@ -177,11 +203,13 @@ class _GraphSSLClassifier(ClassifierMixin, BaseEstimator):
                 "of new points; use transduction_ / label_distributions_ for the graph's nodes."
             )
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        fit = torch.from_numpy(np.ascontiguousarray(self.X_fit_))
-        new = torch.from_numpy(np.ascontiguousarray(X)).to(fit.dtype)
+        device = check_device(self.device) if self.device is not None else torch.device("cpu")
+        fit = torch.from_numpy(np.ascontiguousarray(self.X_fit_)).to(device)
+        new = torch.from_numpy(np.ascontiguousarray(X)).to(device=device, dtype=fit.dtype)
         k = min(self.k, fit.shape[0])
         idx, dist = _cross_knn(new, fit, k, self.metric)
-        w = knn_weights(idx, dist, "uniform" if self.kernel == "uniform" else "gaussian").double().numpy()
+        w = knn_weights(idx, dist, "uniform" if self.kernel == "uniform" else "gaussian").double().cpu().numpy()
+        idx = idx.cpu()
         proba = (w[:, :, None] * self.label_distributions_[idx.numpy()]).sum(axis=1)
         proba /= proba.sum(axis=1, keepdims=True)
         return proba
@@ -197,16 +225,20 @@ class _GraphSSLClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
-def _cross_knn(Q: torch.Tensor, R: torch.Tensor, k: int, metric: str):
-    """k nearest rows of ``R`` for each row of ``Q`` (exact, torch)."""
+def _cross_knn(Q: torch.Tensor, R: torch.Tensor, k: int, metric: str, block: int | None = None):
+    """k nearest rows of ``R`` for each row of ``Q`` (exact, torch, in row blocks)."""
     if metric == "cosine":
-        Qn = Q / Q.norm(dim=1, keepdim=True).clamp_min(1e-30)
-        Rn = R / R.norm(dim=1, keepdim=True).clamp_min(1e-30)
-        dist = (1.0 - Qn @ Rn.T).clamp_min(0.0)
-    else:
-        dist = torch.cdist(Q, R)
-    d, i = torch.topk(dist, k, dim=1, largest=False, sorted=True)
-    return i, d
+        Q = Q / Q.norm(dim=1, keepdim=True).clamp_min(1e-30)
+        R = R / R.norm(dim=1, keepdim=True).clamp_min(1e-30)
+    block = block or max(1, (16 * 1024 * 1024) // max(R.shape[0], 1))
+    idx, dist = [], []
+    for start in range(0, Q.shape[0], block):
+        q = Q[start:start + block]
+        D = (1.0 - q @ R.T).clamp_min(0.0) if metric == "cosine" else torch.cdist(q, R)
+        d, i = torch.topk(D, k, dim=1, largest=False, sorted=True)
+        idx.append(i)
+        dist.append(d)
+    return torch.cat(idx), torch.cat(dist)
 
 
 _COMMON_DOC = """
@@ -226,6 +258,11 @@ _COMMON_DOC = """
         Per-class dispersion equalisation before the argmax.
 {extra}    min_iter, max_iter : int, default=50, 1000
         Bounds of Calder's random-walk stopping rule.
+    class_priors : None, "labeled" or array-like of shape (n_classes,), default=None
+        Class fractions (in ``classes_`` order) the predictions must respect:
+        volume-constrained prediction as GraphLearning's ``predict`` with
+        ``class_priors`` (class weights adjusted until the predicted class
+        sizes match). ``"labeled"`` uses the fractions of the labeled samples.
 
     Attributes
     ----------
@@ -243,6 +280,8 @@ _COMMON_DOC = """
         ``label_distributions_``; a warning names them).
     n_iter_ : int or None
         Stop time of the iterative solver.
+    class_weights_ : ndarray of shape (n_classes,) or None
+        Class weights found by the volume constraint (``class_priors`` only).
 """
 
 _METHOD_PARAM = """    method : {"iterative", "exact"}, default="iterative"
@@ -257,7 +296,8 @@ class LaplaceClassifier(_GraphSSLClassifier):
     _kind = "laplace"
 
     def __init__(self, k=10, kernel="gaussian", metric="euclidean", backend="auto", device=None,
-                 dtype="float32", normalize=False, method="iterative", min_iter=50, max_iter=1000):
+                 dtype="float32", normalize=False, method="iterative", min_iter=50, max_iter=1000,
+                 class_priors=None):
         self.k = k
         self.kernel = kernel
         self.metric = metric
@@ -268,6 +308,7 @@ class LaplaceClassifier(_GraphSSLClassifier):
         self.method = method
         self.min_iter = min_iter
         self.max_iter = max_iter
+        self.class_priors = class_priors
 
     def _solver_kwargs(self):
         return {"method": self.method}
@@ -281,7 +322,8 @@ class VLaplaceClassifier(_GraphSSLClassifier):
     _kind = "laplace"
 
     def __init__(self, k=10, kernel="gaussian", metric="euclidean", backend="auto", device=None,
-                 dtype="float32", normalize=False, amplification=1.0, min_iter=50, max_iter=1000):
+                 dtype="float32", normalize=False, amplification=1.0, min_iter=50, max_iter=1000,
+                 class_priors=None):
         self.k = k
         self.kernel = kernel
         self.metric = metric
@@ -292,6 +334,7 @@ class VLaplaceClassifier(_GraphSSLClassifier):
         self.amplification = amplification
         self.min_iter = min_iter
         self.max_iter = max_iter
+        self.class_priors = class_priors
 
     def _solver_kwargs(self):
         return {"amplification": float(self.amplification)}

@@ -3,7 +3,7 @@
 from .build import KERNELS, knn_graph, knn_weights, symmetric_graph
 from .graph import Graph
 from .knn import BACKENDS, METRICS, available_backends, knn_search
-from .validation import as_graph, check_adjacency, check_features
+from .validation import as_graph, check_adjacency, check_device, check_features
 
 __all__ = [
     "Graph",
@@ -14,6 +14,7 @@ __all__ = [
     "as_graph",
     "check_adjacency",
     "check_features",
+    "check_device",
     "available_backends",
     "BACKENDS",
     "KERNELS",

@@ -21,12 +21,13 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .validation import check_features
+from .validation import check_device, check_features
 
 __all__ = ["knn_search", "available_backends", "BACKENDS", "METRICS"]
 
@@ -216,7 +217,7 @@ def knn_search(
     if device is None:
         dev = X.device if isinstance(X, torch.Tensor) else torch.device("cpu")
     else:
-        dev = torch.device(device)
+        dev = check_device(device)
     if block_size is None:
         # about 64 MB of float32 scores per block
         block_size = max(1, min(n, (16 * 1024 * 1024) // max(n, 1)))
@@ -228,7 +229,14 @@ def knn_search(
     if name == "torch":
         idx = _torch_dense(X, k, metric, block_size)
     elif name == "keops":
-        idx = _keops(X, k, metric, max(block_size, 65536))
+        try:
+            idx = _keops(X, k, metric, max(block_size, 65536))
+        except Exception as exc:  # KeOps compiles at run time; a broken toolchain must not stop "auto"
+            if backend != "auto":
+                raise
+            warnings.warn(f"KeOps k-NN failed ({type(exc).__name__}: {exc}); falling back to the torch backend.",
+                          RuntimeWarning, stacklevel=2)
+            idx = _torch_dense(X, k, metric, block_size)
     else:
         idx = _faiss(X, k, metric)
     dist = _exact_distances(X, idx, metric, max(1, 4_000_000 // (k * X.shape[1])))

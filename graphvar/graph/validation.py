@@ -8,7 +8,24 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-__all__ = ["check_adjacency", "check_features", "as_graph"]
+__all__ = ["check_adjacency", "check_features", "check_device", "as_graph"]
+
+
+def check_device(device) -> torch.device:
+    """Return ``torch.device(device)``, raising ``ValueError`` when it cannot be used here."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device={device!r} is not a torch device ({exc}); use 'cpu', 'cuda' or 'cuda:0'.") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but CUDA is not available to torch {torch.__version__}; "
+                "use device='cpu' or install a CUDA build of torch."
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) are visible.")
+    return dev
 
 
 def check_features(X: Any, *, allow_sparse: bool = False, name: str = "X"):

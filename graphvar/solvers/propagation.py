@@ -86,7 +86,7 @@ def propagate(
         if S is not None:
             U_next += S
         if alpha is not None:
-            mean = (d[:, None] * U).sum(dim=0, keepdim=True) / vol
+            mean = (d @ U)[None, :] / vol
             U_next += alpha * (U - mean)
         if clamp_mask is not None:
             U_next = U_next * keep + fixed

@@ -1,0 +1,141 @@
+"""The method registry of the trials benchmark.
+
+Two kinds of method plug in:
+
+* **score methods** — the core graph solvers (Laplace, Poisson, V-Laplace,
+  V-Poisson). They take the graph and *all* labeled sets of one rate at once,
+  as a ``(B, n)`` label matrix with ``-1`` for unlabeled nodes, and return
+  scores ``(B, n, c)``: one wide sparse product per iteration serves every
+  trial. The runner turns their scores into predictions with or without
+  dispersion normalisation and class priors, so those variants cost no
+  extra graph work beyond one solve per normalisation setting.
+* **label methods** — any callable ``method(task: TrialTask) -> labels (n,)``,
+  run once per trial. GNNs (V-GPN, GCN, APPNP, ...) come from
+  ``graphvar.nn.bench_methods.METHODS`` when that module is installed.
+
+A score method may carry keyword options in its name:
+``"vpoisson:amplification=2"`` calls ``vpoisson(..., amplification=2.0)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+__all__ = ["ScoreMethod", "LabelMethod", "SCORE_SOLVERS", "available_methods", "get_method", "parse_method"]
+
+#: Core solvers of :mod:`graphvar.solvers` usable as score methods.
+SCORE_SOLVERS = ("laplace", "poisson", "vlaplace", "vpoisson")
+
+
+@dataclass
+class ScoreMethod:
+    """A batched graph solver: ``solve(graph, Y (B, n), normalize) -> (B, n, c)``.
+
+    Attributes
+    ----------
+    name : str
+        Name as written on the command line (options included).
+    solver : str
+        Function name in :mod:`graphvar.solvers`.
+    options : dict
+        Extra keyword arguments of the solver.
+    """
+
+    name: str
+    solver: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def solve(self, graph, Y, *, normalize: bool, n_classes: int):
+        """Run the solver on the ``(B, n)`` label matrix ``Y``.
+
+        Returns
+        -------
+        (scores, info) : Tensor (B, n, c) and dict (``stop_times`` of the iterative solvers)
+        """
+        solvers = importlib.import_module("graphvar.solvers")
+        fn = getattr(solvers, self.solver)
+        return fn(graph, Y, normalize=normalize, n_classes=n_classes, return_info=True, **self.options)
+
+
+@dataclass
+class LabelMethod:
+    """A per-trial method: ``fn(task) -> predicted labels (n,)``."""
+
+    name: str
+    fn: Callable
+
+
+def _gnn_methods() -> dict[str, Callable]:
+    try:
+        mod = importlib.import_module("graphvar.nn.bench_methods")
+    except ImportError:
+        return {}
+    return dict(getattr(mod, "METHODS", {}))
+
+
+def _parse_value(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text
+
+
+def parse_method(name: str) -> tuple[str, dict[str, Any]]:
+    """Split ``"solver:key=value,key=value"`` into the base name and options.
+
+    Parameters
+    ----------
+    name : str
+        Method name, e.g. ``"poisson"`` or ``"vpoisson:amplification=2"``.
+
+    Returns
+    -------
+    (base, options) : tuple of str and dict
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"method name must be a non-empty string, got {name!r}")
+    base, _, rest = name.strip().partition(":")
+    options: dict[str, Any] = {}
+    if rest:
+        for item in rest.split(","):
+            key, eq, value = item.partition("=")
+            if not eq or not key.strip():
+                raise ValueError(f"bad option {item!r} in method {name!r}: write key=value, e.g. vpoisson:amplification=2")
+            options[key.strip()] = _parse_value(value.strip())
+    return base.strip().lower(), options
+
+
+def available_methods() -> list[str]:
+    """Names accepted by :func:`get_method` (core solvers, then GNN methods)."""
+    return list(SCORE_SOLVERS) + sorted(_gnn_methods())
+
+
+def get_method(name: str) -> ScoreMethod | LabelMethod:
+    """Look a method up by name.
+
+    Parameters
+    ----------
+    name : str
+        A core solver (``laplace``, ``poisson``, ``vlaplace``, ``vpoisson``,
+        optionally with ``:key=value`` options) or a GNN method registered in
+        ``graphvar.nn.bench_methods.METHODS``.
+
+    Returns
+    -------
+    ScoreMethod or LabelMethod
+    """
+    base, options = parse_method(name)
+    if base in SCORE_SOLVERS:
+        return ScoreMethod(name=name.strip(), solver=base, options=options)
+    gnn = _gnn_methods()
+    if base in gnn:
+        if options:
+            raise ValueError(f"method {base!r} takes no ':key=value' options on the command line")
+        return LabelMethod(name=base, fn=gnn[base])
+    raise ValueError(f"unknown method {name!r}; choose from {', '.join(available_methods())}")

@@ -1,0 +1,286 @@
+"""Benchmark reports: JSON record, Markdown tables and an accuracy plot.
+
+A *record* is the plain dict that :func:`graphvar.benchmark.runner.run_benchmark`
+returns: the configuration, the machine, and one entry per (method, rate)
+holding per-trial accuracies and timings. Everything here reads that dict, so
+a JSON file written yesterday renders the same tables today.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "machine_info",
+    "summary",
+    "paired_difference",
+    "markdown_table",
+    "write_json",
+    "read_json",
+    "plot_accuracy",
+    "merge_records",
+]
+
+
+def machine_info() -> dict:
+    """Machine, load and library versions, recorded with every result."""
+    import scipy
+    import torch
+
+    try:
+        load = list(os.getloadavg())
+    except OSError:  # pragma: no cover - not on every platform
+        load = None
+    info = {
+        "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "hostname": platform.node(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "loadavg": load,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+    }
+    try:
+        from importlib.metadata import version
+
+        info["graphvar"] = version("graphvar")
+    except Exception:  # pragma: no cover - not installed as a distribution
+        info["graphvar"] = None
+    return info
+
+
+def _entries(record: dict) -> dict[tuple[str, int], dict]:
+    return {(e["method"], int(e["rate"])): e for e in record["results"]}
+
+
+def _methods_in_order(record: dict) -> list[str]:
+    seen: list[str] = []
+    for e in record["results"]:
+        if e["method"] not in seen:
+            seen.append(e["method"])
+    return seen
+
+
+def summary(record: dict) -> dict[tuple[str, int], tuple[float, float]]:
+    """Mean and standard deviation (ddof=1) of accuracy per (method, rate)."""
+    out = {}
+    for key, e in _entries(record).items():
+        acc = np.asarray(e["accuracy"], dtype=np.float64)
+        std = float(acc.std(ddof=1)) if acc.size > 1 else 0.0
+        out[key] = (float(acc.mean()), std)
+    return out
+
+
+def paired_difference(a, b) -> tuple[float, float]:
+    """Mean of ``a - b`` over paired trials and its standard error.
+
+    Parameters
+    ----------
+    a, b : array-like of shape (trials,)
+        Accuracies of two methods on the same labeled sets.
+
+    Returns
+    -------
+    (mean, standard_error) : tuple of float
+        The standard error is ``std(a - b, ddof=1) / sqrt(trials)`` (0 for one trial).
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"paired accuracies need equal 1-D shapes, got {a.shape} and {b.shape}")
+    d = a - b
+    se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else 0.0
+    return float(d.mean()), se
+
+
+def markdown_table(record: dict, baseline: str = "poisson", digits: int = 1) -> str:
+    """Render the accuracy table and the paired differences vs ``baseline``.
+
+    Parameters
+    ----------
+    record : dict
+        A benchmark record.
+    baseline : str, default="poisson"
+        Method the paired differences are taken against (skipped if absent).
+    digits : int, default=1
+        Decimals of the accuracy cells.
+
+    Returns
+    -------
+    str
+        Markdown: a title line, the accuracy table (mean (std) in %), the
+        paired difference table (mean ± standard error, percentage points)
+        and the mean solve time per labeled set.
+    """
+    entries = _entries(record)
+    methods = _methods_in_order(record)
+    rates = sorted({int(e["rate"]) for e in record["results"]})
+    stats = summary(record)
+    cfg = record.get("config", {})
+    load = record.get("machine", {}).get("loadavg")
+    n_trials = max(len(e["accuracy"]) for e in record["results"])
+    head = "| method | " + " | ".join(f"{r} label{'s' if r > 1 else ''}/class" for r in rates) + " |"
+    sep = "|---|" + "---:|" * len(rates)
+    title = (
+        f"**{record.get('dataset', '?')}** ({cfg.get('graph_desc', '')}), "
+        f"accuracy % on unlabeled nodes, mean (std) over {n_trials} trials"
+    )
+    lines = [title, "", head, sep]
+    for m in methods:
+        cells = []
+        for r in rates:
+            if (m, r) in stats:
+                mu, sd = stats[(m, r)]
+                cells.append(f"{mu:.{digits}f} ({sd:.{digits}f})")
+            else:
+                cells.append("–")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    if baseline in methods and len(methods) > 1:
+        lines += ["", f"Paired difference vs {baseline} (points, mean ± standard error):", "", head, sep]
+        for m in methods:
+            if m == baseline:
+                continue
+            cells = []
+            for r in rates:
+                if (m, r) in entries and (baseline, r) in entries:
+                    d, se = paired_difference(entries[(m, r)]["accuracy"], entries[(baseline, r)]["accuracy"])
+                    cells.append(f"{d:+.2f} ± {se:.2f}")
+                else:
+                    cells.append("–")
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines += ["", "Seconds per labeled set (solve only; batched solves split evenly):", "", head, sep]
+    for m in methods:
+        cells = []
+        for r in rates:
+            e = entries.get((m, r))
+            cells.append(f"{float(np.mean(e['seconds'])):.3g}" if e else "–")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    if load is not None:
+        lines += ["", f"Load average during the run: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
+                  f"on {record['machine'].get('cpu_count')} CPUs."]
+    return "\n".join(lines) + "\n"
+
+
+def merge_records(records: list[dict]) -> dict:
+    """Join records of one benchmark run in pieces (e.g. methods split over processes).
+
+    The pieces must share the dataset, seed, trials and graph (same node and
+    edge counts), so their labeled sets are identical and paired differences
+    stay valid. The merged record keeps the first piece's configuration, the
+    union of the methods, and every piece's machine information.
+
+    Parameters
+    ----------
+    records : list of dict
+
+    Returns
+    -------
+    dict
+    """
+    if not records:
+        raise ValueError("merge_records needs at least one record")
+    first = records[0]
+    keys = ("seed", "trials", "n_nodes", "n_edges")
+    for r in records[1:]:
+        if r["dataset"] != first["dataset"] or any(r["config"].get(k) != first["config"].get(k) for k in keys):
+            raise ValueError(
+                "records differ in dataset, seed, trials or graph: their labeled sets are not paired"
+            )
+    merged = {**first, "config": dict(first["config"]), "results": [], "machine": first["machine"],
+              "pieces": [{"methods": r["config"].get("methods"), "machine": r["machine"]} for r in records]}
+    seen = set()
+    for r in records:
+        for e in r["results"]:
+            key = (e["method"], e["rate"])
+            if key in seen:
+                raise ValueError(f"{key} appears in two records")
+            seen.add(key)
+            merged["results"].append(e)
+    merged["config"]["methods"] = [m for r in records for m in r["config"].get("methods", [])]
+    return merged
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def write_json(record: dict, path) -> Path:
+    """Write ``record`` as indented JSON (creating parent folders)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_jsonable(record), indent=1) + "\n")
+    return path
+
+
+def read_json(path) -> dict:
+    """Read a record written by :func:`write_json`."""
+    return json.loads(Path(path).read_text())
+
+
+def plot_accuracy(record: dict, path, methods: list[str] | None = None) -> Path:
+    """Save a PNG of accuracy vs labels per class (mean ± std error bars).
+
+    Needs matplotlib (``pip install graphvar[plot]``).
+
+    Parameters
+    ----------
+    record : dict
+        A benchmark record.
+    path : str or Path
+        PNG file to write.
+    methods : list of str, optional
+        Methods to draw (default: all).
+
+    Returns
+    -------
+    Path
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("plotting needs matplotlib: pip install 'graphvar[plot]'") from exc
+    stats = summary(record)
+    methods = methods or _methods_in_order(record)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for m in methods:
+        rates = sorted(r for (mm, r) in stats if mm == m)
+        mu = [stats[(m, r)][0] for r in rates]
+        sd = [stats[(m, r)][1] for r in rates]
+        ax.errorbar(rates, mu, yerr=sd, marker="o", capsize=3, label=m)
+    all_rates = sorted({r for (_, r) in stats})
+    ax.set_xticks(all_rates)
+    ax.set_xlabel("labels per class")
+    ax.set_ylabel("accuracy on unlabeled nodes (%)")
+    ax.set_title(f"{record.get('dataset', '')}\n{record.get('config', {}).get('graph_desc', '')}", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,189 @@
+"""Matrix-free kernel-weighted k-NN operators as KeOps reductions.
+
+graphvar stores its k-NN graph as a sparse CSR matrix and applies it with a
+sparse product. The two operators here compute the same quantities straight
+from the features with PyKeOps ``LazyTensor`` reductions, never materialising
+neighbour lists or weights:
+
+:func:`knn_kernel_matvec`
+    ``W @ U`` for the symmetrised Gaussian k-NN graph that
+    :func:`graphvar.graph.knn_graph` builds (``kernel="gaussian"``),
+    ``W = (A + Aᵀ)/2`` with ``a_ij = exp(-4 |x_i - x_j|² / d_k(x_i)²)`` on the
+    k nearest neighbours of ``x_i``.
+:func:`kernel_knn_average`
+    For query points, the Gaussian-kernel-weighted average of values attached
+    to their k nearest reference points: the operator behind the estimators'
+    ``predict_proba`` for new points.
+
+Each is an exact rewrite: ``j`` is among the k nearest neighbours of ``i``
+exactly when ``|x_i - x_j|² <= d_k(x_i)²`` (a KeOps ``Kmin`` reduction gives
+``d_k``; a ``step`` selects the neighbours), except that points tied at
+distance ``d_k`` (to 8 ulp) are all counted where the graph keeps k of them.
+
+These are not wired into the default code paths: a matrix-free product costs
+``O(n² d)`` per call against ``O(nnz · c)`` for the stored sparse matrix, so
+it only pays where memory, not time, is the limit, or for one-off operators
+such as ``predict_proba`` on new points. ``benchmarks/bench_gpu.py
+--keops-ops`` measures both on CUDA to locate the crossover. On the CPU KeOps
+runs without SIMD (DESIGN.md §6) and is slow; each new formula (dimension,
+k, number of columns, dtype) is compiled once, 8-10 s with g++/nvrtc, then
+cached in ``$KEOPS_CACHE_FOLDER``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+__all__ = ["knn_bandwidths", "knn_kernel_matvec", "kernel_knn_average"]
+
+# The neighbour test is |x_i - x_j|² <= d_k² (1 + 8 eps): the Kmin kernel and the sum kernel
+# evaluate |x_i - x_j|² separately, and a compiler may contract them into different FMAs, so
+# the k-th neighbour must not be lost to the last bit. Only ties to float precision are affected.
+_SLACK = {torch.float32: 1.0 + 8 * torch.finfo(torch.float32).eps,
+          torch.float64: 1.0 + 8 * torch.finfo(torch.float64).eps}
+
+
+def _lazy():
+    os.environ.setdefault("KEOPS_VERBOSE", "0")
+    os.environ.setdefault("PYKEOPS_VERBOSE", "0")
+    try:
+        from pykeops.torch import LazyTensor
+    except ImportError as exc:  # pragma: no cover - pykeops is a core dependency
+        raise ImportError("graphvar.graph.keops_ops needs pykeops: pip install pykeops") from exc
+    return LazyTensor
+
+
+def _check_points(X, name: str) -> torch.Tensor:
+    if not isinstance(X, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (n, d), got {type(X).__name__}.")
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name} must have shape (n, d) with n, d >= 1, got {tuple(X.shape)}.")
+    if X.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"{name} must be float32 or float64 (KeOps kernels), got {X.dtype}.")
+    return X.contiguous()
+
+
+def _check_k(k, n: int, what: str) -> int:
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"k must be an integer, got {type(k).__name__}.")
+    if not 1 <= k <= n:
+        raise ValueError(f"k must satisfy 1 <= k <= {n} ({what}), got k={k}.")
+    return k
+
+
+def _sqdist(LazyTensor, A: torch.Tensor, B: torch.Tensor):
+    a_i = LazyTensor(A[:, None, :])
+    b_j = LazyTensor(B[None, :, :])
+    return ((a_i - b_j) ** 2).sum(-1)
+
+
+def knn_bandwidths(X: torch.Tensor, k: int) -> torch.Tensor:
+    """Squared distance of every point to its k-th nearest other point, by a KeOps ``Kmin``.
+
+    Parameters
+    ----------
+    X : Tensor (n, d), float32 or float64
+    k : int
+        ``1 <= k < n``; the point itself is not counted (a duplicate is).
+
+    Returns
+    -------
+    Tensor (n,)
+        ``d_k(x_i)²`` as KeOps computes ``|x_i - x_j|²`` (so that the
+        neighbour test in :func:`knn_kernel_matvec` is exact).
+    """
+    LazyTensor = _lazy()
+    X = _check_points(X, "X")
+    k = _check_k(k, X.shape[0] - 1, "neighbours excluding the point itself")
+    D = _sqdist(LazyTensor, X, X)
+    return D.Kmin(k + 1, dim=1)[:, k]  # the point itself sits at index 0 with distance 0
+
+
+def knn_kernel_matvec(X: torch.Tensor, U: torch.Tensor, k: int, eps2: torch.Tensor | None = None) -> torch.Tensor:
+    """``W @ U`` for graphvar's symmetrised Gaussian k-NN graph of ``X``, matrix-free.
+
+    ``(W U)_i = Σ_{j≠i} ½ (a_ij + a_ji) U_j`` with
+    ``a_ij = 1[|x_i-x_j|² <= d_k(x_i)²] exp(-4 |x_i-x_j|² / d_k(x_i)²)``.
+
+    Parameters
+    ----------
+    X : Tensor (n, d)
+        Features (float32 or float64; KeOps runs on ``X``'s device).
+    U : Tensor (n, c) or (n,)
+        Right-hand side, same device and dtype as ``X``.
+    k : int
+        Neighbours per point, as in :func:`graphvar.graph.knn_graph`.
+    eps2 : Tensor (n,), optional
+        Precomputed :func:`knn_bandwidths` (reuse across products).
+
+    Returns
+    -------
+    Tensor of the shape of ``U``
+    """
+    LazyTensor = _lazy()
+    X = _check_points(X, "X")
+    n = X.shape[0]
+    if not isinstance(U, torch.Tensor) or U.shape[0] != n or U.ndim not in (1, 2):
+        raise ValueError(f"U must be a tensor of shape ({n},) or ({n}, c), got "
+                         f"{tuple(U.shape) if isinstance(U, torch.Tensor) else type(U).__name__}.")
+    if U.device != X.device or U.dtype != X.dtype:
+        raise ValueError(f"U ({U.dtype}, {U.device}) must have X's dtype and device ({X.dtype}, {X.device}).")
+    vec = U.ndim == 1
+    U2 = (U[:, None] if vec else U).contiguous()
+    if eps2 is None:
+        eps2 = knn_bandwidths(X, k)
+    elif eps2.shape != (n,):
+        raise ValueError(f"eps2 must have shape ({n},), got {tuple(eps2.shape)}.")
+    e = eps2.to(X.dtype).clamp_min(torch.finfo(X.dtype).tiny)  # duplicates: d_k = 0
+    t = e * _SLACK[X.dtype]
+    D = _sqdist(LazyTensor, X, X)
+    e_i, e_j = LazyTensor(e[:, None, None]), LazyTensor(e[None, :, None])
+    t_i, t_j = LazyTensor(t[:, None, None]), LazyTensor(t[None, :, None])
+    a_ij = (t_i - D).step() * (-4.0 * D / e_i).exp()
+    a_ji = (t_j - D).step() * (-4.0 * D / e_j).exp()
+    out = (0.5 * (a_ij + a_ji) * LazyTensor(U2[None, :, :])).sum(dim=1)
+    out = out - U2  # the j = i term: ½ (1 + 1) U_i
+    return out[:, 0] if vec else out
+
+
+def kernel_knn_average(Q: torch.Tensor, R: torch.Tensor, V: torch.Tensor, k: int) -> torch.Tensor:
+    """Gaussian-kernel average of ``V`` over each query's k nearest reference points.
+
+    ``out_i = Σ_j w_ij V_j / Σ_j w_ij`` over the k nearest rows ``j`` of ``R``,
+    ``w_ij = exp(-4 |q_i - r_j|² / d_k(q_i)²)`` (``d_k`` the distance to the
+    k-th of them; a query equal to a reference point counts it, at weight 1).
+
+    Parameters
+    ----------
+    Q : Tensor (m, d)
+        Query points.
+    R : Tensor (n, d)
+        Reference points, same dtype and device.
+    V : Tensor (n, c)
+        Values on the reference points (e.g. label distributions).
+    k : int
+        ``1 <= k <= n``.
+
+    Returns
+    -------
+    Tensor (m, c)
+    """
+    LazyTensor = _lazy()
+    Q, R = _check_points(Q, "Q"), _check_points(R, "R")
+    if Q.shape[1] != R.shape[1] or Q.dtype != R.dtype or Q.device != R.device:
+        raise ValueError(f"Q {tuple(Q.shape)} and R {tuple(R.shape)} need the same dimension, dtype and device.")
+    if not isinstance(V, torch.Tensor) or V.ndim != 2 or V.shape[0] != R.shape[0]:
+        raise ValueError(f"V must have shape ({R.shape[0]}, c), got "
+                         f"{tuple(V.shape) if isinstance(V, torch.Tensor) else type(V).__name__}.")
+    k = _check_k(k, R.shape[0], "reference points")
+    D = _sqdist(LazyTensor, Q, R)
+    eps2 = D.Kmin(k, dim=1)[:, k - 1].clamp_min(torch.finfo(Q.dtype).tiny)
+    e_i = LazyTensor(eps2[:, None, None])
+    t_i = LazyTensor((eps2 * _SLACK[Q.dtype])[:, None, None])
+    w = (t_i - D).step() * (-4.0 * D / e_i).exp()
+    V1 = torch.cat([V.to(device=R.device, dtype=R.dtype), torch.ones_like(V[:, :1], dtype=R.dtype,
+                                                                         device=R.device)], dim=1)
+    s = (w * LazyTensor(V1.contiguous()[None, :, :])).sum(dim=1)  # numerator and weight sum together
+    return s[:, :-1] / s[:, -1:]

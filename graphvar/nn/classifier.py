@@ -1,0 +1,313 @@
+"""``VGPNClassifier``: the V-GPN graph neural network as a scikit-learn estimator."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from ._sparse import as_features
+from .gpn import VGPN
+from .poisson_conv import poisson_source
+from .training import fit_transductive, seeded, stratified_split
+
+__all__ = ["VGPNClassifier", "DEFAULT_AMPLIFICATION"]
+
+#: Amplification used when neither ``amplification`` nor ``alpha`` is given: a = 2 beat a = 1
+#: for V-Poisson on FashionMNIST (DESIGN.md §3) and for V-GPN on Cora and CiteSeer at
+#: 1 label per class (benchmarks/results/gnn_*.md).
+DEFAULT_AMPLIFICATION = 2.0
+
+
+class VGPNClassifier(ClassifierMixin, BaseEstimator):
+    """Variance-enlarged graph Poisson network (V-GPN), transductive.
+
+    Trains a :class:`~graphvar.nn.gpn.VGPN` (attention-weighted Poisson
+    propagation of the labels plus a linear feature term, with the variance
+    step ``alpha (u - ubar)`` in each of the ``steps`` propagation steps) by
+    full-batch Adam on the labeled nodes. ``amplification=0`` is plain GPN.
+
+    Labels follow ``sklearn.semi_supervised``: ``-1`` marks unlabeled nodes.
+
+    Early stopping: unless ``val_idx`` is given to :meth:`fit_graph`, a
+    stratified validation set of ``min(val_size, n_c // 2)`` nodes per class
+    is carved from the labeled nodes (so at most ``val_size`` per class, and a
+    class with one label keeps it for training). When nothing can be carved
+    (one label per class, or ``val_size=0``) the model trains for exactly
+    ``epochs`` epochs and keeps the last weights.
+
+    Parameters
+    ----------
+    amplification : float, optional
+        Total variance amplification ``a``; per step ``alpha = a / steps``.
+        Defaults to ``DEFAULT_AMPLIFICATION`` when ``alpha`` is also ``None``.
+    alpha : float, optional
+        Per-step variance coefficient (alternative to ``amplification``; give one).
+    steps : int, default=10
+        Propagation steps ``T``.
+    hidden : int, default=64
+        Width of the attention projection.
+    dropout : float, default=0.8
+        Dropout of input features and of the state after the feature term.
+    feature_step : int or None, default=3
+        Propagation steps left when the linear feature term is injected
+        (``None``: no feature term).
+    attention : bool, default=False
+        Learn edge attention ``exp(LeakyReLU(a^T [W h_i || W h_j]))``. Off by
+        default: on Cora at 1-2 labels per class learned attention cost 2-8
+        points against the fixed ``P = D^{-1} W`` in every setting tried
+        (see the README); the layer supports both.
+    calibrate : bool, default=False
+        Scale the Poisson source so that the untrained (uniform-attention)
+        label term has unit standard deviation over the nodes, making the
+        label term's size independent of the graph's degrees.
+    lr, weight_decay : float, default=0.05, 1e-2
+        Adam learning rate and L2 penalty (strong, as in CGPN: the feature
+        term must not swamp the propagated labels at 1-5 labels per class).
+    epochs : int, default=500
+        Maximum number of epochs.
+    patience : int or None, default=100
+        Early-stopping patience in epochs (with validation nodes only).
+    val_size : int, default=5
+        Validation nodes carved per class from the labeled nodes (at most).
+    k, kernel, metric, backend : k-NN graph options used by :meth:`fit`
+        (see :func:`graphvar.graph.knn_graph`).
+    device : str or torch.device, optional
+        Where to train (default CPU).
+    random_state : int, default=0
+        Seeds weight initialisation, dropout and the validation split.
+    verbose : bool, default=False
+        Show a progress bar over epochs.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (c,)
+        Class labels.
+    transduction_ : ndarray of shape (n,)
+        Predicted label of every node of the training graph.
+    label_distributions_ : ndarray of shape (n, c)
+        Softmax of the network's output.
+    graph_ : graphvar.graph.Graph
+        Graph the model was trained on.
+    model_ : VGPN
+        The trained network (eval mode, on ``device``).
+    train_idx_, val_idx_ : ndarray of int
+        Nodes trained on and used for early stopping (possibly empty).
+    fit_info_ : dict
+        Epochs run, best epoch, seconds, last training loss, best validation accuracy.
+    """
+
+    def __init__(
+        self,
+        amplification: float | None = None,
+        alpha: float | None = None,
+        steps: int = 10,
+        hidden: int = 64,
+        dropout: float = 0.8,
+        feature_step: int | None = 3,
+        attention: bool = False,
+        calibrate: bool = False,
+        lr: float = 0.05,
+        weight_decay: float = 1e-2,
+        epochs: int = 500,
+        patience: int | None = 100,
+        val_size: int = 5,
+        k: int = 10,
+        kernel: str = "gaussian",
+        metric: str = "euclidean",
+        backend: str = "auto",
+        device=None,
+        random_state: int = 0,
+        verbose: bool = False,
+    ):
+        self.amplification = amplification
+        self.alpha = alpha
+        self.steps = steps
+        self.hidden = hidden
+        self.dropout = dropout
+        self.feature_step = feature_step
+        self.attention = attention
+        self.calibrate = calibrate
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.epochs = epochs
+        self.patience = patience
+        self.val_size = val_size
+        self.k = k
+        self.kernel = kernel
+        self.metric = metric
+        self.backend = backend
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------ validation
+    def _amplification(self) -> float:
+        if self.amplification is not None and self.alpha is not None:
+            raise ValueError("give either amplification (total, a) or alpha (per step, a / steps), not both")
+        if self.alpha is not None:
+            return float(self.alpha) * int(self.steps)
+        return DEFAULT_AMPLIFICATION if self.amplification is None else float(self.amplification)
+
+    def _check_params(self):
+        for name in ("steps", "hidden", "epochs"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if self.patience is not None and (not isinstance(self.patience, (int, np.integer)) or self.patience < 1):
+            raise ValueError(f"patience must be a positive integer or None, got {self.patience!r}")
+        if not isinstance(self.val_size, (int, np.integer)) or self.val_size < 0:
+            raise ValueError(f"val_size must be a non-negative integer, got {self.val_size!r}")
+        if not (self.lr > 0):
+            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be non-negative, got {self.weight_decay!r}")
+
+    @staticmethod
+    def _check_y(y, n: int):
+        y = np.asarray(y)
+        if y.ndim != 1 or y.shape[0] != n:
+            raise ValueError(f"y must have shape ({n},) (one label per node, -1 = unlabeled), got {y.shape}")
+        if not np.issubdtype(y.dtype, np.integer):
+            raise TypeError(f"y must hold integer labels with -1 for unlabeled nodes, got dtype {y.dtype}")
+        labeled = np.flatnonzero(y != -1)
+        if labeled.size == 0:
+            raise ValueError("y has no labeled node: give at least one label per class (others -1)")
+        if (y[labeled] < 0).any():
+            raise ValueError("y holds negative labels other than -1 (the unlabeled marker)")
+        classes = np.unique(y[labeled])
+        if classes.size < 2:
+            raise ValueError(f"y has a single class ({classes[0]}); need at least two labeled classes")
+        return y, labeled, classes
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, X, y):
+        """Build a k-NN graph on ``X`` and fit on it (``y``: -1 = unlabeled)."""
+        from ..graph import check_features, knn_graph
+
+        X = check_features(X, allow_sparse=self.metric == "cosine")
+        graph = knn_graph(X, k=self.k, kernel=self.kernel, metric=self.metric,
+                          backend=self.backend, device=self.device)
+        return self.fit_graph(graph, y, X=X)
+
+    def fit_graph(self, graph, y, X=None, val_idx=None):
+        """Fit on a given graph with node features.
+
+        Parameters
+        ----------
+        graph : Graph, scipy sparse, torch_geometric Data or networkx graph
+            Symmetric non-negative weights over the ``n`` nodes.
+        y : array-like of int, shape (n,)
+            Labels, ``-1`` for unlabeled nodes.
+        X : array-like, scipy sparse or torch.Tensor of shape (n, d)
+            Node features (required: attention and the feature term read them).
+        val_idx : array-like of int, optional
+            Labeled nodes reserved for early stopping (not trained on). When
+            omitted, a stratified set is carved from the labels (``val_size``).
+
+        Returns
+        -------
+        self
+        """
+        from ..graph import as_graph
+
+        self._check_params()
+        amplification = self._amplification()
+        device = torch.device(self.device) if self.device is not None else torch.device("cpu")
+        graph = as_graph(graph, device=device)
+        n = graph.n_nodes
+        if X is None:
+            raise ValueError("V-GPN needs node features: call fit_graph(graph, y, X=features)")
+        x = as_features(X, device=device)
+        if x.shape[0] != n:
+            raise ValueError(f"X has {x.shape[0]} rows but the graph has {n} nodes")
+        y, labeled, classes = self._check_y(y, n)
+        codes = np.full(n, -1, dtype=np.int64)
+        codes[labeled] = np.searchsorted(classes, y[labeled])
+
+        if val_idx is not None:
+            val = np.unique(np.asarray(val_idx, dtype=np.int64))
+            if val.size and (val.min() < 0 or val.max() >= n):
+                raise ValueError(f"val_idx must index nodes 0..{n - 1}")
+            if (codes[val] < 0).any():
+                raise ValueError("every val_idx node needs its label in y (not -1)")
+            train = np.setdiff1d(labeled, val)
+        else:
+            train, val = stratified_split(labeled, codes, self.val_size, self.random_state)
+        missing = np.setdiff1d(np.arange(classes.size), codes[train])
+        if missing.size:
+            raise ValueError(f"classes {classes[missing].tolist()} have no training node left after "
+                             "the validation split; lower val_size or pass fewer val_idx nodes")
+
+        pyg = graph.to_pyg()
+        edge_index, edge_weight = pyg.edge_index.to(device), pyg.edge_weight.to(device=device,
+                                                                                dtype=torch.float32)
+        deg = graph.degrees.to(device=device, dtype=torch.float32)
+        labels = torch.as_tensor(codes, device=device)
+        train_t = torch.as_tensor(train, device=device)
+        val_t = torch.as_tensor(val, device=device)
+        source = poisson_source(labels, train_t, n, classes.size)
+        with seeded(self.random_state):
+            model = VGPN(x.shape[1], classes.size, hidden=self.hidden, steps=self.steps,
+                         amplification=amplification, dropout=self.dropout,
+                         feature_step=self.feature_step, attention=self.attention).to(device)
+            if self.calibrate:
+                model.conv.calibrate_source_scale(source, edge_index, edge_weight, deg)
+
+            def forward():
+                return model(x, edge_index, source, edge_weight, deg)
+
+            info = fit_transductive(model, forward, labels, train_t, val_t, epochs=self.epochs,
+                                    patience=self.patience, lr=self.lr, weight_decay=self.weight_decay,
+                                    progress=self.verbose, desc="V-GPN")
+            with torch.no_grad():
+                proba = torch.softmax(forward(), dim=1).cpu().numpy()
+        self.classes_ = classes
+        self.graph_ = graph
+        self.model_ = model
+        self.train_idx_, self.val_idx_ = train, val
+        self.amplification_ = amplification
+        self.fit_info_ = info
+        self.label_distributions_ = proba
+        self.transduction_ = classes[proba.argmax(axis=1)]
+        self.X_ = x
+        self.n_features_in_ = x.shape[1]
+        return self
+
+    # ---------------------------------------------------------------- predict
+    def predict_proba(self, X=None):
+        """Class probabilities.
+
+        ``X=None`` returns those of the training nodes (``label_distributions_``).
+        New points are placed by their ``k`` nearest training nodes (Euclidean,
+        Gaussian weights ``exp(-4 |x - x_j|^2 / d_k^2)``), averaging their
+        probabilities.
+        """
+        check_is_fitted(self, "label_distributions_")
+        if X is None:
+            return self.label_distributions_
+        from ..graph import check_features
+
+        Xq = check_features(X).to(torch.float32)
+        if Xq.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {Xq.shape[1]} features; the model was fitted with {self.n_features_in_}")
+        Xt = self.X_.to_dense() if self.X_.layout != torch.strided else self.X_
+        Xt = Xt.cpu()
+        k = min(int(self.k), Xt.shape[0])
+        P = torch.as_tensor(self.label_distributions_)
+        out = []
+        for start in range(0, Xq.shape[0], 1024):
+            d2 = torch.cdist(Xq[start:start + 1024], Xt).pow(2)
+            dk, idx = torch.topk(d2, k, dim=1, largest=False)
+            scale = dk[:, -1:].clamp_min(torch.finfo(dk.dtype).tiny)
+            w = torch.exp(-4.0 * dk / scale)
+            out.append((w.unsqueeze(-1) * P[idx]).sum(1) / w.sum(1, keepdim=True))
+        return torch.cat(out).numpy()
+
+    def predict(self, X=None):
+        """Predicted labels (``X=None``: the training nodes, as ``transduction_``)."""
+        if X is None:
+            check_is_fitted(self, "transduction_")
+            return self.transduction_
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]

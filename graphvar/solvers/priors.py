@@ -1,0 +1,151 @@
+"""Class balancing: volume-constrained prediction with known class priors.
+
+Graph-based scores at very low label rates tend to flood the graph with one
+or two classes. When the class proportions are known (or estimated), the
+prediction can be constrained to respect them. This module implements the
+volume label projection of GraphLearning 1.7.5 (``graphlearning.ssl.ssl.
+volume_label_projection`` and ``predict``), so that predictions agree with
+GraphLearning's ``class_priors=`` on the same scores:
+
+1. rescale the scores to ``[0, 1]`` with their global minimum and maximum;
+2. start from class weights ``w = 1`` and repeat (at most ``max_iter`` times,
+   while the largest class-size error exceeds ``tol``): predict
+   ``argmax_k s_ik w_k``, measure the class fractions ``f`` over all nodes,
+   ``w ← w − dt (f − priors)``, ``w ← w / w_0``;
+3. predict ``argmax_k s_ik w_k`` with the final weights.
+
+Several labeled sets on one graph (scores of shape ``(B, n, c)``) are
+balanced together, each with its own weights and its own stopping time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["check_class_priors", "class_priors_from_labels", "volume_label_projection"]
+
+
+def check_class_priors(class_priors, n_classes: int) -> np.ndarray:
+    """Validate class priors and return them normalised to sum to one.
+
+    Parameters
+    ----------
+    class_priors : array-like of shape (n_classes,)
+        Non-negative class proportions (any positive total).
+    n_classes : int
+        Expected number of classes.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_classes,)
+    """
+    if isinstance(class_priors, torch.Tensor):
+        class_priors = class_priors.detach().cpu().numpy()
+    p = np.asarray(class_priors, dtype=np.float64)
+    if p.ndim != 1 or p.shape[0] != n_classes:
+        raise ValueError(
+            f"class_priors must have one entry per class ({n_classes}), got shape {p.shape}"
+        )
+    if not np.all(np.isfinite(p)) or np.any(p < 0) or p.sum() <= 0:
+        raise ValueError("class_priors must be finite, non-negative and not all zero")
+    return p / p.sum()
+
+
+def class_priors_from_labels(labels, n_classes: int | None = None) -> np.ndarray:
+    """Class proportions of a label vector (``-1`` entries ignored).
+
+    Parameters
+    ----------
+    labels : array-like of int, shape (n,)
+        Class ids; ``-1`` marks unlabeled nodes and is skipped.
+    n_classes : int, optional
+        Number of classes (default ``max(labels) + 1``).
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_classes,)
+    """
+    labels = np.asarray(labels).ravel()
+    labels = labels[labels >= 0]
+    if labels.size == 0:
+        raise ValueError("labels holds no labeled node (all -1): cannot estimate class priors")
+    n_classes = int(labels.max()) + 1 if n_classes is None else int(n_classes)
+    counts = np.bincount(labels.astype(np.int64), minlength=n_classes).astype(np.float64)
+    return counts / counts.sum()
+
+
+def volume_label_projection(
+    scores,
+    class_priors,
+    *,
+    dt: float = 0.1,
+    tol: float = 1e-3,
+    max_iter: int = 10_000,
+    return_weights: bool = False,
+):
+    """Predict labels whose class fractions match ``class_priors``.
+
+    Parameters
+    ----------
+    scores : torch.Tensor or numpy.ndarray, shape (n, c) or (B, n, c)
+        Similarity scores (larger = more likely), e.g. Poisson's ``u``.
+    class_priors : array-like of shape (c,)
+        Target class fractions (normalised internally).
+    dt : float, default=0.1
+        Step of the weight update (GraphLearning's value).
+    tol : float, default=1e-3
+        Stop once every class fraction is within ``tol`` of its prior.
+    max_iter : int, default=10000
+        Largest number of weight updates (GraphLearning's value).
+    return_weights : bool, default=False
+        Also return the class weights ``(c,)`` or ``(B, c)``.
+
+    Returns
+    -------
+    labels : torch.LongTensor of shape (n,) or (B, n)
+        Balanced predictions (on the device of ``scores``).
+    weights : torch.Tensor of shape (c,) or (B, c)
+        Only if ``return_weights``: the final class weights (float64).
+    """
+    if not isinstance(scores, torch.Tensor):
+        scores = torch.as_tensor(np.asarray(scores))
+    if scores.ndim not in (2, 3):
+        raise ValueError(f"scores must have shape (n, c) or (B, n, c), got {tuple(scores.shape)}")
+    if not torch.is_floating_point(scores):
+        raise TypeError(f"scores must be floating point, got {scores.dtype}")
+    if dt <= 0 or tol < 0 or int(max_iter) < 0:
+        raise ValueError("dt must be positive, tol and max_iter non-negative")
+    single = scores.ndim == 2
+    S = scores.unsqueeze(0) if single else scores
+    B, n, c = S.shape
+    priors = torch.as_tensor(check_class_priors(class_priors, c), dtype=torch.float64, device=S.device)
+
+    # GraphLearning's predict(): shift by the global min, divide by the max.
+    S = S.to(torch.float64)
+    flat = S.reshape(B, -1)
+    S = S - flat.min(dim=1).values.view(B, 1, 1)
+    top = S.reshape(B, -1).max(dim=1).values.clamp_min(torch.finfo(torch.float64).tiny)
+    S = S / top.view(B, 1, 1)
+
+    weights = torch.ones(B, c, dtype=torch.float64, device=S.device)
+    active = torch.arange(B, device=S.device)
+    ones = torch.ones(B, n, dtype=torch.float64, device=S.device)
+    for _ in range(int(max_iter)):
+        if active.numel() == 0:
+            break
+        w = weights[active]
+        pred = torch.argmax(S[active] * w[:, None, :], dim=2)  # (b, n)
+        sizes = torch.zeros(active.numel(), c, dtype=torch.float64, device=S.device)
+        sizes.scatter_add_(1, pred, ones[: active.numel()])
+        grad = sizes / n - priors
+        err = grad.abs().max(dim=1).values
+        # similarity scores: GraphLearning negates dt; its loop updates the
+        # weights once more on the step whose error is below tol
+        w = w - dt * grad
+        weights[active] = w / w[:, :1]
+        active = active[err > tol]
+    labels = torch.argmax(S * weights[:, None, :], dim=2)
+    if single:
+        labels, weights = labels[0], weights[0]
+    return (labels, weights) if return_weights else labels

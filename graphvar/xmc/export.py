@@ -1,0 +1,151 @@
+"""Write a fitted :class:`~graphvar.xmc.teacher.Teacher` to disk for XMC students.
+
+Files written into ``out_dir``:
+
+``teacher_phat.npz`` / ``teacher_phat.txt``
+    Raw calibrated teacher estimates p̂, top-k per row (scipy ``.npz`` CSR and
+    LF text: ``N L`` header, ``label:value`` pairs, 0-based).
+``soft_targets.npz`` / ``soft_targets.txt``
+    LEVER targets ``λ·y + (1−λ)·p̂``.
+``augmented_X.npz``, ``augmented_targets.npz`` / ``.txt`` (with label features)
+    LEVER's N+L rows: training rows followed by one row per label, the label
+    rows carrying Gandalf co-occurrence targets.
+``manifest.json``
+    Every parameter, the graph info, calibration, shapes, nnz, timings, versions.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy
+import scipy.sparse as sp
+
+__all__ = ["export_teacher", "environment_info"]
+
+
+def environment_info() -> dict:
+    """Versions, CPU count, load average and date (recorded in manifests and benchmarks)."""
+    import sklearn
+    import torch
+
+    from .. import __version__
+
+    try:
+        load = list(os.getloadavg())
+    except OSError:  # pragma: no cover - not on every platform
+        load = None
+    return {
+        "graphvar": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "torch": torch.__version__,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "loadavg": load,
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _jsonable(v):
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    return str(v)
+
+
+def _write_pair(out: Path, stem: str, M: sp.csr_matrix, formats) -> dict:
+    from .formats import save_npz, write_lf
+
+    files = {}
+    if "npz" in formats:
+        save_npz(out / f"{stem}.npz", M)
+        files[f"{stem}.npz"] = {"shape": list(M.shape), "nnz": int(M.nnz)}
+    if "lf" in formats:
+        write_lf(out / f"{stem}.txt", M)
+        files[f"{stem}.txt"] = {"shape": list(M.shape), "nnz": int(M.nnz), "format": "LF (N L header, label:value)"}
+    return files
+
+
+def export_teacher(teacher, out_dir, formats=("npz", "lf"), delta: float = 0.1, extra: dict | None = None) -> dict:
+    """Write the teacher's p̂, LEVER soft targets (and N+L rows) and a manifest.
+
+    Parameters
+    ----------
+    teacher : Teacher
+        A fitted teacher.
+    out_dir : str or Path
+        Created if missing; existing files of the same names are overwritten.
+    formats : sequence of {"npz", "lf"}, default=("npz", "lf")
+    delta : float, default=0.1
+        Gandalf threshold for the label-feature rows (only with label features).
+    extra : dict, optional
+        Added to the manifest under ``"extra"`` (e.g. input file names).
+
+    Returns
+    -------
+    dict
+        The manifest (also written as ``manifest.json``).
+    """
+    bad = set(formats) - {"npz", "lf"}
+    if bad or not formats:
+        raise ValueError(f"formats must be a non-empty subset of ('npz', 'lf'), got {formats!r}.")
+    teacher._check_fitted()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    files = {}
+    files.update(_write_pair(out, "teacher_phat", teacher.p_hat_, formats))
+    T = teacher.soft_targets()
+    files.update(_write_pair(out, "soft_targets", T, formats))
+    if teacher.label_features_ is not None:
+        from .formats import save_npz
+
+        X_aug, T_aug = teacher.augmented(delta=delta)
+        if sp.issparse(X_aug):
+            save_npz(out / "augmented_X.npz", sp.csr_matrix(X_aug))
+        else:
+            np.save(out / "augmented_X.npy", X_aug)
+        files["augmented_X" + (".npz" if sp.issparse(X_aug) else ".npy")] = {"shape": list(X_aug.shape)}
+        files.update(_write_pair(out, "augmented_targets", T_aug, formats))
+    t_write = time.perf_counter() - t0
+    Y = teacher.Y_
+    manifest = {
+        "kind": "graphvar.xmc.Teacher",
+        "params": teacher.get_params(),
+        "n_steps_run": teacher.n_steps_,
+        "n_train": int(Y.shape[0]),
+        "n_labels": int(Y.shape[1]),
+        "graph": teacher.graph_info_,
+        "graph_nnz": int(teacher.graph_.nnz),
+        "calibration": teacher.calibration_info_,
+        "leave_one_out": ("exact cross-fitting: each row estimated by a propagation whose sources "
+                          f"exclude its fold ({teacher.n_folds} folds)") if teacher.leave_one_out
+        else "none: estimates include each row's own labels",
+        "soft_targets": {"formula": "lam*y + (1-lam)*p_hat", "lam": teacher.lam,
+                         "threshold": teacher.threshold, "max_extra": teacher.max_extra},
+        "gandalf_delta": delta if teacher.label_features_ is not None else None,
+        "files": files,
+        "timings_s": {**teacher.timings_, "write_s": t_write},
+        "environment": environment_info(),
+        "extra": extra or {},
+    }
+    manifest = _jsonable(manifest)
+    with open(out / "manifest.json", "w") as fh:
+        json.dump(manifest, fh, indent=2)
+    return manifest

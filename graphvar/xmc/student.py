@@ -1,0 +1,161 @@
+"""A reference one-vs-all linear student trained with the LEVER loss.
+
+``s = X W + b`` (``W`` dense ``D × L``), binary cross-entropy with logits
+against soft targets ``T`` (LEVER Eq. 6 written as one BCE against
+``λ·y + (1−λ)·p̂``), Adam, shuffled mini-batches of sparse rows (torch CSR ×
+dense), a tqdm progress bar, seeded. Memory ``O(D·L + batch·L)``: a reference
+for small and mid-sized label sets, not a replacement for tree/ANN students.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from tqdm.auto import tqdm
+
+__all__ = ["OneVsAllStudent"]
+
+
+def _to_torch(X, device, dtype=torch.float32):
+    """Rows of ``X`` (scipy CSR or ndarray) as a torch CSR or dense tensor."""
+    if sp.issparse(X):
+        X = sp.csr_matrix(X)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            warnings.filterwarnings("ignore", message="Sparse invariant checks")
+            return torch.sparse_csr_tensor(
+                torch.from_numpy(X.indptr.astype(np.int64)), torch.from_numpy(X.indices.astype(np.int64)),
+                torch.from_numpy(X.data.astype(np.float32)), size=X.shape, dtype=dtype, device=device)
+    return torch.as_tensor(np.asarray(X), dtype=dtype, device=device)
+
+
+class OneVsAllStudent:
+    """One-vs-all linear classifier trained with BCE against (soft) targets.
+
+    Parameters
+    ----------
+    epochs : int, default=20
+    lr : float, default=0.01
+        Adam learning rate.
+    batch_size : int, default=256
+    weight_decay : float, default=0.0
+        L2 penalty on ``W`` (Adam's ``weight_decay``).
+    random_state : int, default=0
+        Seeds the initialisation (zeros for ``W``, prior log-odds for ``b``) and shuffling.
+    device : str or torch.device, optional
+        Where to train (default CPU).
+    verbose : bool, default=False
+        Show a progress bar over epochs.
+
+    Attributes
+    ----------
+    weight_ : torch.Tensor of shape (D, L)
+    bias_ : torch.Tensor of shape (L,)
+    loss_curve_ : list of float
+        Mean training loss per epoch.
+    """
+
+    def __init__(self, epochs: int = 20, lr: float = 0.01, batch_size: int = 256, weight_decay: float = 0.0,
+                 random_state: int = 0, device=None, verbose: bool = False):
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def _validate(self, X, T):
+        for name in ("epochs", "batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}.")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}.")
+        if not (sp.issparse(X) or isinstance(X, np.ndarray)):
+            raise TypeError(f"X must be a scipy sparse matrix or ndarray, got {type(X).__name__}.")
+        if not sp.issparse(T):
+            raise TypeError(f"targets must be a scipy sparse (n, L) matrix, got {type(T).__name__}.")
+        if X.shape[0] != T.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but targets have {T.shape[0]}; they must match.")
+        T = sp.csr_matrix(T, dtype=np.float32)
+        if T.nnz and (T.data.min() < 0 or T.data.max() > 1):
+            raise ValueError("targets must lie in [0, 1] (binary labels or LEVER soft targets).")
+        return T
+
+    def fit(self, X, targets) -> "OneVsAllStudent":
+        """Train on features ``X`` (n, D) and targets (n, L) in [0, 1].
+
+        Returns
+        -------
+        self
+        """
+        T = self._validate(X, targets)
+        X = sp.csr_matrix(X, dtype=np.float32) if sp.issparse(X) else np.asarray(X, dtype=np.float32)
+        n, D = X.shape
+        L = T.shape[1]
+        dev = torch.device(self.device) if self.device is not None else torch.device("cpu")
+        gen = torch.Generator().manual_seed(int(self.random_state))
+        prior = np.asarray(T.sum(axis=0)).ravel() / n
+        prior = np.clip(prior, 1e-6, 1 - 1e-6)
+        W = torch.zeros(D, L, device=dev, requires_grad=True)
+        b = torch.tensor(np.log(prior / (1 - prior)), dtype=torch.float32, device=dev, requires_grad=True)
+        opt = torch.optim.Adam([{"params": [W], "weight_decay": self.weight_decay},
+                                {"params": [b], "weight_decay": 0.0}], lr=self.lr)
+        self.loss_curve_ = []
+        bar = tqdm(range(int(self.epochs)), desc="student", disable=not self.verbose, leave=False)
+        for _ in bar:
+            order = torch.randperm(n, generator=gen).numpy()
+            total = 0.0
+            for a in range(0, n, int(self.batch_size)):
+                idx = order[a : a + int(self.batch_size)]
+                xb = _to_torch(X[idx], dev)
+                tb = torch.as_tensor(T[idx].toarray(), device=dev)
+                logits = (xb @ W) + b
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, tb, reduction="sum") / len(idx)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+            self.loss_curve_.append(total / n)
+            bar.set_postfix(loss=f"{self.loss_curve_[-1]:.4f}")
+        self.weight_, self.bias_ = W.detach(), b.detach()
+        self.n_features_in_, self.n_labels_ = D, L
+        return self
+
+    def decision_function(self, X, batch_size: int = 4096) -> np.ndarray:
+        """Dense logits of shape (n, L) (for small label sets; see :meth:`predict_topk`)."""
+        return np.vstack([blk for blk in self._logit_blocks(X, batch_size)])
+
+    def _logit_blocks(self, X, batch_size):
+        if not hasattr(self, "weight_"):
+            raise RuntimeError("this student is not fitted yet; call fit(X, targets) first.")
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features but the student was trained on {self.n_features_in_}.")
+        X = sp.csr_matrix(X, dtype=np.float32) if sp.issparse(X) else np.asarray(X, dtype=np.float32)
+        with torch.no_grad():
+            for a in range(0, X.shape[0], batch_size):
+                xb = _to_torch(X[a : a + batch_size], self.weight_.device)
+                yield ((xb @ self.weight_) + self.bias_).cpu().numpy()
+
+    def predict_topk(self, X, k: int = 5, batch_size: int = 4096) -> sp.csr_matrix:
+        """Top-``k`` labels per row with their sigmoid scores, as a CSR matrix (n, L)."""
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= getattr(self, "n_labels_", k):
+            raise ValueError(f"k must be an integer in [1, n_labels], got {k!r}.")
+        rows, cols, vals = [], [], []
+        start = 0
+        for logits in self._logit_blocks(X, batch_size):
+            t = torch.from_numpy(logits)
+            top = torch.topk(t, int(k), dim=1)
+            m = logits.shape[0]
+            rows.append(np.repeat(np.arange(start, start + m), k))
+            cols.append(top.indices.numpy().ravel())
+            vals.append(np.maximum(torch.sigmoid(top.values).numpy().ravel(), 1e-30))
+            start += m
+        out = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                            shape=(X.shape[0], self.n_labels_), dtype=np.float32)
+        out.sort_indices()
+        return out

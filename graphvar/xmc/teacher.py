@@ -1,0 +1,390 @@
+"""The XMC teacher: label propagation over a k-NN graph of the training points.
+
+``Teacher(...).fit(X, Y)`` builds a k-NN graph over the training points,
+propagates the label matrix with :func:`graphvar.xmc.propagation.propagate_topk`
+(top-k per row at every step), calibrates the scores to ``[0, 1]`` and holds:
+
+* ``p_hat_``: calibrated relevance estimates p̂(label | point), top-k per row;
+* :meth:`Teacher.soft_targets`: the LEVER targets ``λ·y + (1−λ)·p̂``.
+
+Leave-one-out (``leave_one_out=True``, the default) is exact cross-fitting:
+the training rows are split into ``n_folds`` random folds and fold ``f`` is
+estimated by a propagation whose sources are the *other* folds only, so a
+row's own labels never enter its estimate (a label that occurs in one row only
+gets no mass in that row). It costs ``n_folds`` propagations.
+
+Calibration is fitted on (score, is-true-label) pairs of held-out training
+rows: with leave-one-out every row is out-of-sample, and a random
+``calibration_fraction`` of the rows is used; without it, an extra propagation
+with those rows removed from the sources scores them. ``"isotonic"``
+(sklearn ``IsotonicRegression``, clipped to [0, 1]) or ``"platt"`` (logistic
+regression on the score).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+
+from .propagation import METHODS, propagate_topk, transition_matrix
+
+__all__ = ["Teacher", "CALIBRATIONS", "lever_targets"]
+
+CALIBRATIONS = ("isotonic", "platt", "none")
+
+
+def _check_labels(Y, n=None, name="Y") -> sp.csr_matrix:
+    if not sp.issparse(Y):
+        if isinstance(Y, np.ndarray) and Y.ndim == 2:
+            Y = sp.csr_matrix(Y)
+        else:
+            raise TypeError(f"{name} must be a scipy sparse (n, L) binary matrix, got {type(Y).__name__}.")
+    Y = sp.csr_matrix(Y, dtype=np.float32)
+    Y.sum_duplicates()
+    if n is not None and Y.shape[0] != n:
+        raise ValueError(f"{name} has {Y.shape[0]} rows but X has {n}; they must match.")
+    if Y.nnz and (Y.data.min() < 0 or Y.data.max() > 1):
+        raise ValueError(f"{name} must hold values in [0, 1] (binary labels); got range "
+                         f"[{Y.data.min()}, {Y.data.max()}].")
+    return Y
+
+
+def lever_targets(Y, p_hat, lam: float = 0.5, threshold: float = 0.0, max_extra: int | None = None,
+                  truth: str = "mix"):
+    """LEVER soft targets ``λ·y + (1−λ)·p̂`` (LEVER Eq. 6 as a single BCE target).
+
+    Parameters
+    ----------
+    Y : scipy sparse of shape (n, L)
+        Binary ground truth.
+    p_hat : scipy sparse of shape (n, L)
+        Teacher estimates in [0, 1].
+    lam : float, default=0.5
+        Weight of the ground truth.
+    threshold : float, default=0.0
+        Extra labels (not in ``Y``) with ``p̂ < threshold`` are dropped.
+    max_extra : int, optional
+        Keep at most this many extra labels per row (the largest p̂).
+    truth : {"mix", "one"}, default="mix"
+        ``"mix"``: true labels get ``λ + (1−λ)p̂`` (Eq. 6). ``"one"``: true labels
+        stay at 1.0, as LEVER's released code writes them.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, float32
+        True labels get ``λ + (1−λ)p̂`` (≥ λ) or 1, extra labels ``(1−λ)p̂``.
+    """
+    if not 0.0 <= lam <= 1.0:
+        raise ValueError(f"lam must lie in [0, 1], got {lam}.")
+    if truth not in ("mix", "one"):
+        raise ValueError(f"truth must be 'mix' or 'one', got {truth!r}.")
+    Y = _check_labels(Y)
+    p_hat = sp.csr_matrix(p_hat, dtype=np.float32)
+    if p_hat.shape != Y.shape:
+        raise ValueError(f"p_hat has shape {p_hat.shape} but Y has {Y.shape}.")
+    Yb = Y.copy()
+    Yb.data[:] = 1.0
+    extra = p_hat - p_hat.multiply(Yb)  # p̂ off the ground truth
+    extra = sp.csr_matrix(extra)
+    extra.data[extra.data < threshold] = 0.0
+    extra.eliminate_zeros()
+    if max_extra is not None:
+        from .propagation import prune_topk
+
+        extra = prune_topk(extra, extra.data, int(max_extra)) if max_extra > 0 else sp.csr_matrix(Y.shape)
+    if truth == "one":
+        T = Yb + (1.0 - lam) * extra
+    else:
+        T = lam * Yb + (1.0 - lam) * (sp.csr_matrix(p_hat.multiply(Yb)) + extra)
+    T = sp.csr_matrix(T, dtype=np.float32)
+    T.eliminate_zeros()
+    T.sort_indices()
+    return T
+
+
+class Teacher:
+    """Graph label-propagation teacher for extreme multi-label classification.
+
+    Parameters
+    ----------
+    k : int, default=10
+        Neighbours per training point in the k-NN graph.
+    method : {"poisson", "vpoisson", "laplace"}, default="poisson"
+        Propagation (see :mod:`graphvar.xmc.propagation`).
+    n_steps : int or "auto", default=4
+        Iterations; ``"auto"`` uses Calder's random-walk mixing rule
+        (:func:`graphvar.solvers.random_walk_stop_times`, at least 50 steps).
+    topk : int, default=50
+        Labels kept per row at every step and in ``p_hat_``.
+    amplification : float, default=1.0
+        Variance amplification ``a`` (``vpoisson`` only).
+    kernel : str, default="gaussian"
+        Edge weights (see :func:`graphvar.graph.knn_graph`).
+    metric : {"auto", "cosine", "euclidean"}, default="auto"
+        ``auto``: cosine for scipy sparse features (TF-IDF), Euclidean for dense.
+    backend : str, default="auto"
+        k-NN search backend.
+    leave_one_out : bool, default=True
+        Exact out-of-sample estimates by ``n_folds`` cross-fitting (module docstring).
+    n_folds : int, default=3
+        Folds for leave-one-out.
+    calibration : {"isotonic", "platt", "none"}, default="isotonic"
+        Map from scores to [0, 1]; ``"none"`` divides by the largest score.
+    calibration_fraction : float, default=0.2
+        Fraction of training rows whose estimates fit the calibration.
+    lam : float, default=0.5
+        LEVER mixing weight λ of the ground truth.
+    threshold : float, default=0.0
+        Minimum calibrated p̂ for an extra (non ground-truth) label in the soft targets.
+    max_extra : int or None, default=None
+        Most extra labels per row in the soft targets (LEVER's τ).
+    truth : {"mix", "one"}, default="mix"
+        Target of ground-truth labels: ``λ + (1−λ)p̂`` or 1 (see :func:`lever_targets`).
+    block_size : int, default=8192
+        Rows per sparse product block.
+    random_state : int, default=0
+        Seed of the fold split and calibration rows.
+    device : str, optional
+        Device of the k-NN search (the propagation runs on CPU with scipy).
+    verbose : bool, default=False
+        Progress bars.
+
+    Attributes
+    ----------
+    graph_ : scipy.sparse.csr_matrix
+        Training k-NN weights.
+    scores_ : scipy.sparse.csr_matrix
+        Raw propagation scores (top-k per row).
+    p_hat_ : scipy.sparse.csr_matrix
+        Calibrated estimates in [0, 1] (top-k per row).
+    n_steps_ : int
+        Steps actually run.
+    timings_ : dict
+        Seconds spent in graph building, propagation and calibration.
+    calibration_info_ : dict
+        Rows, pairs and positive rate used to fit the calibration.
+    calibration_rows_ : ndarray
+        Training rows whose (score, is-true) pairs fitted the calibration.
+    folds_ : ndarray or None
+        Fold of every row under leave-one-out.
+    """
+
+    def __init__(self, k: int = 10, method: str = "poisson", n_steps: int | str = 4, topk: int = 50,
+                 amplification: float = 1.0, kernel: str = "gaussian", metric: str = "auto",
+                 backend: str = "auto", leave_one_out: bool = True, n_folds: int = 3,
+                 calibration: str = "isotonic", calibration_fraction: float = 0.2,
+                 lam: float = 0.5, threshold: float = 0.0, max_extra: int | None = None,
+                 truth: str = "mix", block_size: int = 8192, random_state: int = 0, device=None, verbose: bool = False):
+        self.k = k
+        self.method = method
+        self.n_steps = n_steps
+        self.topk = topk
+        self.amplification = amplification
+        self.kernel = kernel
+        self.metric = metric
+        self.backend = backend
+        self.leave_one_out = leave_one_out
+        self.n_folds = n_folds
+        self.calibration = calibration
+        self.calibration_fraction = calibration_fraction
+        self.lam = lam
+        self.threshold = threshold
+        self.max_extra = max_extra
+        self.truth = truth
+        self.block_size = block_size
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ checks
+    def _validate_params(self):
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}.")
+        if self.calibration not in CALIBRATIONS:
+            raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {self.calibration!r}.")
+        if not (self.n_steps == "auto" or (isinstance(self.n_steps, (int, np.integer)) and self.n_steps >= 1)):
+            raise ValueError(f"n_steps must be a positive integer or 'auto', got {self.n_steps!r}.")
+        if self.leave_one_out and (not isinstance(self.n_folds, (int, np.integer)) or self.n_folds < 2):
+            raise ValueError(f"n_folds must be an integer >= 2 for leave-one-out, got {self.n_folds!r}.")
+        if not 0.0 < self.calibration_fraction <= 1.0:
+            raise ValueError(f"calibration_fraction must lie in (0, 1], got {self.calibration_fraction}.")
+        if self.metric not in ("auto", "cosine", "euclidean"):
+            raise ValueError(f"metric must be 'auto', 'cosine' or 'euclidean', got {self.metric!r}.")
+
+    def _build_graph(self, X) -> sp.csr_matrix:
+        from ..graph import knn_graph
+
+        metric = self.metric
+        if metric == "auto":
+            metric = "cosine" if sp.issparse(X) else "euclidean"
+        if sp.issparse(X):
+            X = sp.csr_matrix(X, dtype=np.float32)
+        g = knn_graph(X, k=int(self.k), kernel=self.kernel, metric=metric, backend=self.backend,
+                      device=self.device)
+        self.graph_info_ = dict(g.info)
+        return g.to_scipy()
+
+    def _resolve_steps(self, W) -> int:
+        if self.n_steps != "auto":
+            return int(self.n_steps)
+        import torch
+
+        from ..graph import Graph
+        from ..solvers import random_walk_stop_times
+
+        g = Graph.from_scipy(W, dtype=torch.float64)
+        return int(random_walk_stop_times(g, torch.ones(W.shape[0], dtype=torch.bool)).max())
+
+    # --------------------------------------------------------------- fitting
+    def fit(self, X, Y, label_features=None, graph=None) -> "Teacher":
+        """Build the graph, propagate ``Y``, calibrate.
+
+        Parameters
+        ----------
+        X : scipy sparse or array of shape (n, D)
+            Training features (ignored when ``graph`` is given, except for augmentation).
+        Y : scipy sparse of shape (n, L)
+            Binary training labels.
+        label_features : scipy sparse or array of shape (L, D), optional
+            Kept for :meth:`augmented` (LEVER's N+L rows).
+        graph : Graph, scipy sparse, PyG Data or networkx, optional
+            A precomputed symmetric ``(n, n)`` graph to use instead of building one.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        n = X.shape[0] if X is not None else None
+        Y = _check_labels(Y, n)
+        n, L = Y.shape
+        if label_features is not None and label_features.shape[0] != L:
+            raise ValueError(f"label_features has {label_features.shape[0]} rows but Y has {L} labels.")
+        self.X_, self.Y_, self.label_features_ = X, Y, label_features
+        t0 = time.perf_counter()
+        if graph is None:
+            if X is None:
+                raise ValueError("pass features X or a precomputed graph.")
+            W = self._build_graph(X)
+        else:
+            from ..graph import as_graph
+
+            W = as_graph(graph).to_scipy() if not sp.issparse(graph) else sp.csr_matrix(graph)
+            self.graph_info_ = {"given": True}
+            if W.shape != (n, n):
+                raise ValueError(f"graph has shape {W.shape} but Y has {n} rows.")
+        self.graph_ = sp.csr_matrix(W)
+        t1 = time.perf_counter()
+        P, d = transition_matrix(self.graph_)
+        self.n_steps_ = self._resolve_steps(self.graph_)
+        rng = np.random.default_rng(self.random_state)
+        kw = dict(method=self.method, n_steps=self.n_steps_, topk=int(self.topk),
+                  amplification=self.amplification, block_size=self.block_size, P=P, degrees=d,
+                  verbose=self.verbose)
+        n_cal = max(1, int(round(self.calibration_fraction * n)))
+        cal_rows = np.sort(rng.choice(n, size=n_cal, replace=False))
+        self.calibration_rows_ = cal_rows
+        self.folds_ = None
+        if self.leave_one_out:
+            folds = rng.permutation(np.arange(n) % int(self.n_folds))
+            self.folds_ = folds
+            parts = []
+            for f in range(int(self.n_folds)):
+                U = propagate_topk(self.graph_, Y, source=folds != f, desc=f"fold {f + 1}/{self.n_folds}", **kw)
+                parts.append(sp.diags((folds == f).astype(np.float32)) @ U)
+            scores = sp.csr_matrix(sum(parts[1:], parts[0]))
+            cal_scores = scores
+        else:
+            scores = propagate_topk(self.graph_, Y, desc="propagate", **kw)
+            src = np.ones(n, dtype=bool)
+            src[cal_rows] = False
+            cal_scores = propagate_topk(self.graph_, Y, source=src, desc="calibration", **kw)
+        scores.eliminate_zeros()
+        self.scores_ = sp.csr_matrix(scores, dtype=np.float32)
+        t2 = time.perf_counter()
+        self._fit_calibration(cal_scores, Y, cal_rows)
+        self.p_hat_ = self.calibrate(self.scores_)
+        t3 = time.perf_counter()
+        self.timings_ = {"graph_s": t1 - t0, "propagate_s": t2 - t1, "calibrate_s": t3 - t2,
+                         "total_s": t3 - t0}
+        return self
+
+    def _fit_calibration(self, scores, Y, rows):
+        S = sp.csr_matrix(scores[rows])
+        T = sp.csr_matrix(Y[rows])
+        x = S.data.astype(np.float64)
+        # is-true flag of every stored score: match (row, label) keys against the labels
+        keyS = np.repeat(np.arange(S.shape[0]), np.diff(S.indptr)).astype(np.int64) * S.shape[1] + S.indices
+        keyT = np.repeat(np.arange(T.shape[0]), np.diff(T.indptr)).astype(np.int64) * S.shape[1] + T.indices
+        flag = np.isin(keyS, keyT).astype(np.float64)
+        self.calibration_info_ = {"method": self.calibration, "rows": int(len(rows)), "pairs": int(S.nnz),
+                                  "positive_rate": float(flag.mean()) if flag.size else 0.0,
+                                  "held_out": "cross-fitted folds" if self.leave_one_out
+                                  else "rows removed from the sources of a separate propagation"}
+        self.max_score_ = float(np.abs(x).max()) if x.size else 1.0
+        if self.calibration == "none" or x.size == 0 or flag.min() == flag.max():
+            self.calibrator_ = None
+            if self.calibration != "none":
+                self.calibration_info_["note"] = "degenerate calibration data; fell back to score / max"
+            return
+        if self.calibration == "isotonic":
+            self.calibrator_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(x, flag)
+        else:
+            self.calibrator_ = LogisticRegression().fit(x[:, None] / self.max_score_, flag)
+
+    def calibrate(self, scores) -> sp.csr_matrix:
+        """Map raw scores to calibrated probabilities in [0, 1] (zeros dropped)."""
+        S = sp.csr_matrix(scores, dtype=np.float32, copy=True)
+        x = S.data.astype(np.float64)
+        if self.calibrator_ is None:
+            p = np.clip(x / max(self.max_score_, 1e-30), 0.0, 1.0)
+        elif isinstance(self.calibrator_, IsotonicRegression):
+            p = self.calibrator_.predict(x)
+        else:
+            p = self.calibrator_.predict_proba(x[:, None] / self.max_score_)[:, 1]
+        S.data = p.astype(np.float32)
+        S.eliminate_zeros()
+        return S
+
+    # -------------------------------------------------------------- outputs
+    def _check_fitted(self):
+        if not hasattr(self, "p_hat_"):
+            raise RuntimeError("this Teacher is not fitted yet; call fit(X, Y) first.")
+
+    def soft_targets(self, lam: float | None = None, threshold: float | None = None,
+                     max_extra: int | None | str = "default", truth: str | None = None) -> sp.csr_matrix:
+        """LEVER soft targets ``λ·y + (1−λ)·p̂`` for the training rows (see :func:`lever_targets`)."""
+        self._check_fitted()
+        return lever_targets(self.Y_, self.p_hat_, self.lam if lam is None else lam,
+                             self.threshold if threshold is None else threshold,
+                             self.max_extra if max_extra == "default" else max_extra,
+                             self.truth if truth is None else truth)
+
+    def augmented(self, delta: float = 0.1):
+        """LEVER's N+L training rows: training rows plus one row per label feature.
+
+        The label rows carry Gandalf targets ``P[y_i | y_j]`` (thresholded at ``delta``).
+
+        Returns
+        -------
+        X_aug : sparse or array of shape (n + L, D)
+        T_aug : scipy.sparse.csr_matrix of shape (n + L, L)
+        """
+        self._check_fitted()
+        if self.label_features_ is None:
+            raise ValueError("augmented() needs label_features: pass them to fit().")
+        from .gandalf import augment_with_label_features
+
+        return augment_with_label_features(self.X_, self.soft_targets(), self.label_features_, self.Y_, delta)
+
+    def get_params(self) -> dict[str, Any]:
+        """Constructor parameters (for the manifest)."""
+        names = ("k", "method", "n_steps", "topk", "amplification", "kernel", "metric", "backend",
+                 "leave_one_out", "n_folds", "calibration", "calibration_fraction", "lam", "threshold",
+                 "max_extra", "truth", "block_size", "random_state")
+        return {k: getattr(self, k) for k in names}
