@@ -216,3 +216,15 @@ def test_graph_object_is_reused(problem):
     assert isinstance(g, Graph)
     S1 = poisson(g.to_scipy(), labels, dtype=torch.float64)
     np.testing.assert_allclose(S1.numpy(), poisson(g, labels).numpy(), rtol=1e-12)
+
+
+def test_batch_with_different_stop_times(problem):
+    g, y, labels = problem
+    many = -np.ones_like(y)
+    many[:60] = y[:60]
+    batch = np.stack([labels, many, labels])
+    for solver in (poisson, vlaplace):
+        S, info = solver(g, batch, return_info=True, min_iter=1)
+        assert len(set(info["stop_times"])) > 1, info["stop_times"]
+        for b, lab in enumerate(batch):
+            np.testing.assert_allclose(S[b].numpy(), solver(g, lab, min_iter=1).numpy(), rtol=1e-10, atol=1e-12)

@@ -72,9 +72,14 @@ def propagate(
         a = torch.tensor([amplification / t for t in stops], dtype=U.dtype, device=U.device)
         alpha = a.repeat_interleave(c)[None, :]  # (1, B*c)
     out = torch.empty_like(U)
-    finish = {}
+    finish: dict[int, list[int]] = {}
     for b, t in enumerate(stops):
         finish.setdefault(t, []).append(b)
+    active = list(range(B))  # labeled sets still iterating, in column order
+
+    def columns(members, positions: bool):
+        idx = [active.index(m) if positions else m for m in members]
+        return torch.cat([torch.arange(i * c, (i + 1) * c) for i in idx]).to(U.device)
 
     steps = range(1, T_max + 1)
     if progress:
@@ -91,6 +96,22 @@ def propagate(
         if clamp_mask is not None:
             U_next = U_next * keep + fixed
         U = U_next
-        for b in finish.get(t, ()):
-            out[:, b * c:(b + 1) * c] = U[:, b * c:(b + 1) * c]
+        done = finish.get(t)
+        if not done:
+            continue
+        out[:, columns(done, positions=False)] = U[:, columns(done, positions=True)]
+        if t == T_max:
+            break
+        # Drop finished labeled sets: a sparse product costs about the same per column
+        # whatever the width on CPU, so iterating them to the slowest stop time is waste.
+        remaining = [m for m in active if m not in done]
+        kept = columns(remaining, positions=True)
+        U = U[:, kept]
+        if S is not None:
+            S = S[:, kept]
+        if clamp_mask is not None:
+            keep, fixed = keep[:, kept], fixed[:, kept]
+        if alpha is not None:
+            alpha = alpha[:, kept]
+        active = remaining
     return out.reshape(n, B, c)
