@@ -58,6 +58,14 @@ def _features(name: str, X: np.ndarray, features: str, n_components: int) -> np.
     return np.ascontiguousarray(vae_features(X, cache_name=cache_name), dtype=np.float32)
 
 
+def _subfolder(root, name: str):
+    """``<root>/<name>`` when a data root is given and holds that folder, else ``None``
+    (the loaders' own search order: Debian / shared folders, the default data root)."""
+    if root is None or not (Path(root) / name).is_dir():
+        return None
+    return Path(root) / name
+
+
 def _fingerprint(Z: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(Z).tobytes()).hexdigest()[:12]
 
@@ -130,10 +138,10 @@ def load_benchmark_data(
 
     t0 = time.perf_counter()
     if citation:
-        ds = load_planetoid(dataset, root=root)
+        ds = load_planetoid(dataset, root=_subfolder(root, "planetoid"))
         X, y = np.asarray(ds.x), np.asarray(ds.y)
     elif dataset == "fashionmnist":
-        X, y = load_fashion_mnist(root=root)
+        X, y = load_fashion_mnist(root=_subfolder(root, "fashion-mnist"))
     else:
         X, y = load_digits()
     Z = _features(dataset, np.asarray(X), features, n_components)

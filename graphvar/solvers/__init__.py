@@ -8,6 +8,7 @@ they share one propagation loop (:mod:`.propagation`), one stopping rule
 from .labels import LabelBatch, parse_labels, uninformed_nodes
 from .methods import laplace, poisson, solve, vlaplace, vpoisson
 from .normalize import equalize_dispersion
+from .priors import check_class_priors, class_priors_from_labels, volume_label_projection
 from .propagation import propagate
 from .stopping import random_walk_stop_times
 
@@ -23,4 +24,7 @@ __all__ = [
     "parse_labels",
     "uninformed_nodes",
     "LabelBatch",
+    "volume_label_projection",
+    "class_priors_from_labels",
+    "check_class_priors",
 ]
