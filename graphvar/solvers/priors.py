@@ -130,21 +130,29 @@ def volume_label_projection(
 
     weights = torch.ones(B, c, dtype=torch.float64, device=S.device)
     active = torch.arange(B, device=S.device)
-    ones = torch.ones(B, n, dtype=torch.float64, device=S.device)
+    S_act = S
+    buf = torch.empty_like(S)
     for _ in range(int(max_iter)):
         if active.numel() == 0:
             break
+        b = active.numel()
+        if b != S_act.shape[0]:  # some labeled sets converged: drop them once, not every step
+            S_act = S[active]
+            buf = buf[:b]
         w = weights[active]
-        pred = torch.argmax(S[active] * w[:, None, :], dim=2)  # (b, n)
-        sizes = torch.zeros(active.numel(), c, dtype=torch.float64, device=S.device)
-        sizes.scatter_add_(1, pred, ones[: active.numel()])
+        torch.mul(S_act, w[:, None, :], out=buf)
+        pred = torch.argmax(buf, dim=2)  # (b, n)
+        offsets = (torch.arange(b, device=S.device) * c)[:, None]
+        sizes = torch.bincount((pred + offsets).reshape(-1), minlength=b * c).view(b, c).to(torch.float64)
         grad = sizes / n - priors
         err = grad.abs().max(dim=1).values
         # similarity scores: GraphLearning negates dt; its loop updates the
         # weights once more on the step whose error is below tol
         w = w - dt * grad
         weights[active] = w / w[:, :1]
-        active = active[err > tol]
+        still = err > tol
+        if not bool(still.all()):
+            active = active[still]
     labels = torch.argmax(S * weights[:, None, :], dim=2)
     if single:
         labels, weights = labels[0], weights[0]
