@@ -37,7 +37,8 @@ import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 import torch  # noqa: E402
 
-from graphvar.xmc.export import environment_info, export_teacher  # noqa: E402
+from graphvar.provenance import provenance  # noqa: E402
+from graphvar.xmc.export import export_teacher  # noqa: E402
 from graphvar.xmc.teacher import Teacher  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -118,7 +119,7 @@ def main(argv=None) -> int:
         "calibrate_s": teacher.timings_["calibrate_s"], "write_s": man["timings_s"]["write_s"],
         "teacher_export_s": t_total, "teacher_export_cpu_s": cpu_s,
         "cpu_share": cpu_s / t_total, "peak_rss_gb": peak_gb, "file_bytes": sizes,
-        "limits": {"seconds": 600, "peak_rss_gb": 6}, "environment": environment_info(),
+        "limits": {"seconds": 600, "peak_rss_gb": 6}, "environment": provenance(),
     }
     res["within_limits"] = bool(t_total < 600 and peak_gb < 6)
     md = "\n".join([
@@ -127,7 +128,7 @@ def main(argv=None) -> int:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         f"| {a.n} | {a.labels} | {a.dim} | {a.k} | {teacher.topk} | {teacher.n_steps_} | {teacher.n_folds} | "
         f"{res['graph_s']:.1f} | {res['propagate_s']:.1f} | {res['calibrate_s']:.1f} | {res['write_s']:.1f} | "
-        f"{t_total:.1f} | {cpu_s:.1f} | {peak_gb:.2f} | {', '.join(f'{x:.2f}' for x in res['environment']['loadavg'])} |",
+        f"{t_total:.1f} | {cpu_s:.1f} | {peak_gb:.2f} | {', '.join(f'{x:.2f}' for x in res['environment']['machine']['loadavg'])} |",
     ])
     print(md)
     print(f"labels used {res['labels_used']}, with <= 5 points {res['labels_le5']}; "

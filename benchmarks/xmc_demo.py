@@ -41,7 +41,7 @@ from graphvar.xmc.demo import (  # noqa: E402
     run_demo,
     summarize,
 )
-from graphvar.xmc.export import environment_info  # noqa: E402
+from graphvar.provenance import provenance  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -96,7 +96,7 @@ def tune(name: str, seeds) -> dict:
     return {"dataset": name, "seeds": list(seeds), "validation": "20% of train rows (seed 12345)",
             "student_grid": student, "student_chosen": spar, "student_base": base, "sweep": sweep,
             "chosen": {"teacher": chosen, "student": spar}, "seconds": time.perf_counter() - t0,
-            "environment": environment_info()}
+            "environment": provenance()}
 
 
 # combined configurations checked after the one-knob sweep (LEVER's released code keeps the
@@ -128,7 +128,7 @@ def combos(name: str, seeds, student: dict, extra: list | None = None) -> dict:
             "student_base": base, "combos": rows,
             "rule": "largest validation PSP@5 gain among configurations losing < 1 point of P@5",
             "chosen": {"teacher": best["teacher"], "student": spar}, "seconds": time.perf_counter() - t0,
-            "environment": environment_info()}
+            "environment": provenance()}
 
 
 def combos_markdown(res: dict) -> str:
@@ -193,7 +193,7 @@ def main(argv=None) -> int:
             res = run_demo(name, seeds=a.seeds, teacher_params=tp, student_params=spar, rows=ROWS)
             res["summary"] = summarize(res)
             res["seconds"] = time.perf_counter() - t0
-            res["environment"] = environment_info()
+            res["environment"] = provenance()
             md = (f"{name}: {res['n_train']} train / {res['n_eval']} test / {res['n_labels']} labels, "
                   f"{a.seeds} seeds, percent mean ± std; teacher `{json.dumps(tp)}`, student `{json.dumps(spar)}`; "
                   f"load average {res['environment']['loadavg']}\n\n" + markdown_table(res))

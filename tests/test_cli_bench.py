@@ -31,7 +31,7 @@ def test_bench_digits_end_to_end(tmp_path, capsys):
         assert len(e["accuracy"]) == 2 and len(e["seconds"]) == 2
     poisson = [e for e in rec["results"] if e["method"] == "poisson" and e["rate"] == 3][0]
     assert np.mean(poisson["accuracy"]) > 80.0  # digits is easy at 3 labels per class
-    assert rec["machine"]["loadavg"] is not None and rec["machine"]["torch"]
+    assert rec["machine"]["loadavg"] is not None and rec["machine"]["versions"]["torch"]
     assert (out / "first.md").read_text().startswith("**digits**")
     # the k-NN graph was cached in the data root; a rerun loads it and repeats every accuracy
     assert rec["config"]["graph_cached"] is False

@@ -236,7 +236,7 @@ def test_export_writes_npz_lf_and_manifest(tmp_path):
     on_disk = json.loads((tmp_path / "manifest.json").read_text())
     assert on_disk == man
     assert on_disk["params"]["lam"] == 0.4 and on_disk["calibration"]["method"] == "isotonic"
-    assert "loadavg" in on_disk["environment"] and on_disk["extra"]["train"] == "synthetic"
+    assert "loadavg" in on_disk["environment"]["machine"] and on_disk["extra"]["train"] == "synthetic"
 
 
 @pytest.mark.slow
@@ -285,4 +285,4 @@ def test_bench_teacher_smoke(tmp_path):
     assert X.shape == (3000, 16) and freq[0] > 10 * max(1, np.median(freq[freq > 0]))  # heavy head
     assert mod.main(["--n", "3000", "--labels", "1000", "--dim", "16", "--out", str(tmp_path)]) == 0
     res = json.loads((tmp_path / "xmc_bench_teacher_3000x1000.json").read_text())
-    assert res["within_limits"] and res["p_hat_nnz"] > 0 and "loadavg" in res["environment"]
+    assert res["within_limits"] and res["p_hat_nnz"] > 0 and "loadavg" in res["environment"]["machine"]

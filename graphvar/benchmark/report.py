@@ -8,13 +8,12 @@ a JSON file written yesterday renders the same tables today.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
-import os
-import platform
 from pathlib import Path
 
 import numpy as np
+
+from ..provenance import machine_info
 
 __all__ = [
     "machine_info",
@@ -26,38 +25,6 @@ __all__ = [
     "plot_accuracy",
     "merge_records",
 ]
-
-
-def machine_info() -> dict:
-    """Machine, load and library versions, recorded with every result."""
-    import scipy
-    import torch
-
-    try:
-        load = list(os.getloadavg())
-    except OSError:  # pragma: no cover - not on every platform
-        load = None
-    info = {
-        "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "hostname": platform.node(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "loadavg": load,
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-    }
-    try:
-        from importlib.metadata import version
-
-        info["graphvar"] = version("graphvar")
-    except Exception:  # pragma: no cover - not installed as a distribution
-        info["graphvar"] = None
-    return info
 
 
 def _entries(record: dict) -> dict[tuple[str, int], dict]:

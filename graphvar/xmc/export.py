@@ -16,43 +16,16 @@ Files written into ``out_dir``:
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
-import scipy
 import scipy.sparse as sp
 
-__all__ = ["export_teacher", "environment_info"]
+from ..provenance import provenance
 
-
-def environment_info() -> dict:
-    """Versions, CPU count, load average and date (recorded in manifests and benchmarks)."""
-    import sklearn
-    import torch
-
-    from .. import __version__
-
-    try:
-        load = list(os.getloadavg())
-    except OSError:  # pragma: no cover - not on every platform
-        load = None
-    return {
-        "graphvar": __version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "scikit-learn": sklearn.__version__,
-        "torch": torch.__version__,
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "loadavg": load,
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
+__all__ = ["export_teacher"]
 
 
 def _jsonable(v):
@@ -142,7 +115,7 @@ def export_teacher(teacher, out_dir, formats=("npz", "lf"), delta: float = 0.1, 
         "gandalf_delta": delta if teacher.label_features_ is not None else None,
         "files": files,
         "timings_s": {**teacher.timings_, "write_s": t_write},
-        "environment": environment_info(),
+        "environment": provenance(),
         "extra": extra or {},
     }
     manifest = _jsonable(manifest)
