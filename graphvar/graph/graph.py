@@ -46,6 +46,10 @@ class Graph:
         validate an adjacency from elsewhere.
     info : dict, optional
         How the graph was built (k, kernel, metric, backend, seconds, ...).
+    directed : bool, default=False
+        ``True`` when ``weights`` is deliberately not symmetric (a directed
+        k-NN graph, ``w_ij`` the weight of ``i``'s edge to ``j``). Methods that
+        need a symmetric graph refuse a directed one.
 
     Attributes
     ----------
@@ -57,7 +61,7 @@ class Graph:
         Build information.
     """
 
-    def __init__(self, weights: torch.Tensor, info: dict[str, Any] | None = None):
+    def __init__(self, weights: torch.Tensor, info: dict[str, Any] | None = None, *, directed: bool = False):
         if not isinstance(weights, torch.Tensor) or weights.layout != torch.sparse_csr:
             raise TypeError(
                 "Graph expects a torch sparse CSR tensor; use Graph.from_scipy, "
@@ -67,6 +71,7 @@ class Graph:
         if weights.ndim != 2 or weights.shape[0] != weights.shape[1]:
             raise ValueError(f"weights must be a square matrix, got shape {tuple(weights.shape)}.")
         self.weights = weights
+        self.directed = bool(directed)
         self.info: dict[str, Any] = dict(info or {})
         crow = weights.crow_indices()
         rows = torch.repeat_interleave(
@@ -119,7 +124,7 @@ class Graph:
             W.values().to(device=device, dtype=dtype),
             self.n_nodes,
         )
-        return Graph(W2, info=self.info)
+        return Graph(W2, info=self.info, directed=self.directed)
 
     def coo(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return ``(rows, cols, values)`` of the stored entries (row-major)."""
