@@ -175,7 +175,7 @@ def main(argv=None) -> int:
 
     from graphvar.benchmark.protocol import TrialTask, evaluation_mask, labeled_sets
     from graphvar.datasets import load_planetoid
-    from graphvar.nn import bench_methods
+    from graphvar.benchmark import gnn_methods as bench_methods
 
     ds = load_planetoid(args.dataset)
     graph, labels = ds.to_graph(), ds.y.astype(np.int64)

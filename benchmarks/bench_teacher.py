@@ -92,7 +92,7 @@ def main(argv=None) -> int:
     X, Y = synthetic_powerlaw(a.n, a.labels, a.dim, alpha=a.alpha)
     t_data = time.perf_counter() - t0
     freq = np.asarray(Y.sum(0)).ravel()
-    kw = {"k": a.k, "verbose": True}
+    kw = {"k": a.k, "progress": True}
     if a.topk:
         kw["topk"] = a.topk
     if a.n_steps:
@@ -114,7 +114,7 @@ def main(argv=None) -> int:
         "n": a.n, "labels": a.labels, "dim": a.dim, "alpha": a.alpha, "labels_used": int((freq > 0).sum()),
         "labels_le5": int(((freq > 0) & (freq <= 5)).sum()), "nnz_Y": int(Y.nnz),
         "teacher_params": teacher.get_params(), "n_steps_run": teacher.n_steps_,
-        "graph_nnz": int(teacher.graph_.nnz), "p_hat_nnz": int(teacher.p_hat_.nnz),
+        "graph_nnz": int(teacher.graph_.n_edges), "p_hat_nnz": int(teacher.p_hat_.nnz),
         "data_s": t_data, "graph_s": teacher.timings_["graph_s"], "propagate_s": teacher.timings_["propagate_s"],
         "calibrate_s": teacher.timings_["calibrate_s"], "write_s": man["timings_s"]["write_s"],
         "teacher_export_s": t_total, "teacher_export_cpu_s": cpu_s,

@@ -29,12 +29,12 @@ def main(dataset: str = "corel5k", out_dir: str = "xmc_teacher_out") -> None:
     Xtr, Ytr, Xte, Yte = load_xmc_dataset(dataset)
     Xtr, Xte = normalize(Xtr), normalize(Xte)
     # the configuration chosen on a validation split of train (benchmarks/results/xmc_combos_*.json)
-    teacher = Teacher(k=10, method="poisson", n_steps=4, topk=50, lam=0.0, truth="one", verbose=True).fit(Xtr, Ytr)
+    teacher = Teacher(k=10, solver="poisson", n_steps=4, topk=50, lam=0.0, truth="one", progress=True).fit(Xtr, Ytr)
     manifest = export_teacher(teacher, out_dir)
     print(f"exported {list(manifest['files'])} to {out_dir} in {manifest['timings_s']['total_s']:.1f} s")
     inv_p = inverse_propensity(Ytr)
     for name, targets in [("student", Ytr), ("student + graph teacher", teacher.soft_targets())]:
-        student = OneVsAllStudent(epochs=10, lr=0.03, verbose=True).fit(Xtr, targets)
+        student = OneVsAllStudent(epochs=10, lr=0.03, progress=True).fit(Xtr, targets)
         res = evaluate(student.predict_topk(Xte, k=5), Yte, inv_p)
         print(f"{name:>24}: " + "  ".join(f"{k} {100 * res[k]:.2f}" for k in ("P@1", "P@5", "PSP@5", "coverage@5")))
 

@@ -49,11 +49,11 @@ def test_teacher_command_writes_exports(tmp_path, capsys):
     X, Y = _tiny_dataset(tmp_path / "ds")
     out = tmp_path / "teacher"
     rc = main(["xmc", "teacher", "--train", str(tmp_path / "ds" / "train.txt"), "--out", str(out),
-               "--k", "5", "--topk", "4", "--lambda", "0.3", "--method", "laplace", "--truth", "one", "--quiet"])
+               "--k", "5", "--topk", "4", "--lambda", "0.3", "--solver", "laplace", "--truth", "one", "--quiet"])
     assert rc == 0
     man = json.loads((out / "manifest.json").read_text())
     assert man["params"]["truth"] == "one"
-    assert man["params"]["lam"] == 0.3 and man["params"]["method"] == "laplace" and man["params"]["topk"] == 4
+    assert man["params"]["lam"] == 0.3 and man["params"]["solver"] == "laplace" and man["params"]["topk"] == 4
     P = load_npz(out / "teacher_phat.npz")
     assert P.shape == (160, 12) and np.diff(P.indptr).max() <= 4
     assert P.data.min() > 0 and P.data.max() <= 1

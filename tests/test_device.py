@@ -25,7 +25,8 @@ from sklearn.neighbors import NearestNeighbors
 from graphvar import PoissonClassifier, VPoissonClassifier
 from graphvar.benchmark.protocol import labeled_sets
 from graphvar.graph import Graph, as_graph, available_backends, knn_graph, knn_search
-from graphvar.solvers import laplace, poisson, propagate, random_walk_stop_times, vlaplace, vpoisson
+from graphvar.engine import iterate
+from graphvar.solvers import laplace, poisson, random_walk_stop_times, vlaplace, vpoisson
 
 HAS_CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")
@@ -195,7 +196,7 @@ def _keops_data():
 
 
 def test_keops_ops_validate_inputs():
-    from graphvar.graph.keops_ops import kernel_knn_average, knn_kernel_matvec
+    from graphvar.graph.kernel_operator import KNNKernelOperator, knn_kernel_matvec
 
     X, U = _keops_data()
     with pytest.raises(TypeError, match="torch.Tensor"):
@@ -207,14 +208,14 @@ def test_keops_ops_validate_inputs():
     with pytest.raises(ValueError, match="1 <= k"):
         knn_kernel_matvec(X, U, 300)
     with pytest.raises(TypeError, match="float32 or float64"):
-        kernel_knn_average(X.long(), X, U, 3)
-    with pytest.raises(ValueError, match="same dimension"):
-        kernel_knn_average(X[:, :2], X, U, 3)
+        KNNKernelOperator(X.long(), 3)
+    with pytest.raises(ValueError, match="1 <= k"):
+        KNNKernelOperator(X, 300)
 
 
 @pytest.mark.slow
 def test_keops_matvec_equals_sparse_knn_graph_product():
-    from graphvar.graph.keops_ops import knn_kernel_matvec
+    from graphvar.graph.kernel_operator import knn_kernel_matvec
 
     X, U = _keops_data()
     ref = knn_graph(X, k=5, backend="torch").weights @ U
@@ -224,18 +225,23 @@ def test_keops_matvec_equals_sparse_knn_graph_product():
 
 
 @pytest.mark.slow
-def test_keops_kernel_average_equals_hand_loop():
-    from graphvar.graph.keops_ops import kernel_knn_average
+def test_keops_operator_solves_like_the_sparse_graph():
+    """Poisson / V-Poisson on the matrix-free operator equal those on the stored k-NN graph."""
+    from graphvar.graph.kernel_operator import KNNKernelOperator
 
-    X, U = _keops_data()
-    Q = torch.from_numpy(np.random.default_rng(2).normal(size=(40, 4)).astype(np.float32))
-    out = kernel_knn_average(Q, X, U, 6).numpy()
-    Xd, Ud = X.double().numpy(), U.double().numpy()
-    for i, q in enumerate(Q.double().numpy()):
-        d2 = ((Xd - q) ** 2).sum(axis=1)
-        nb = np.argsort(d2)[:6]
-        w = np.exp(-4.0 * d2[nb] / d2[nb[-1]])
-        np.testing.assert_allclose(out[i], (w[:, None] * Ud[nb]).sum(axis=0) / w.sum(), atol=1e-5)
+    X, _ = _keops_data()
+    X = X.double()
+    op = KNNKernelOperator(X, k=5)
+    g = knn_graph(X, k=5, backend="torch", dtype=torch.float64)
+    torch.testing.assert_close(op.degrees, g.degrees, atol=1e-9, rtol=1e-9)
+    assert op.components[0] == g.components[0]
+    y = np.full(X.shape[0], -1)
+    y[[0, 1, 2, 3, 4, 5]] = [0, 1, 2, 0, 1, 2]
+    for solve in (poisson, vpoisson):
+        a, info_a = solve(op, y, return_info=True)
+        b, info_b = solve(g, y, return_info=True)
+        assert info_a["stop_times"] == info_b["stop_times"]
+        torch.testing.assert_close(a, b, atol=1e-8, rtol=1e-7)
 
 
 # ---------------------------------------------------------------- CUDA agreement
@@ -308,7 +314,7 @@ def test_cuda_propagation_does_not_sync_every_step(digits):
         torch.cuda.set_sync_debug_mode("warn")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            propagate(gg, U0, stops, source=S, amplification=1.0)
+            iterate(gg, U0.reshape(n, -1), stops, width=c, source=S.reshape(n, -1), amplification=1.0)
             n_prop = sum("synchroniz" in str(w.message) for w in caught)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -353,15 +359,14 @@ def test_cuda_vgpn_trains_on_the_device(digits):
 @pytest.mark.cuda
 @needs_cuda
 def test_cuda_keops_ops_agree_with_sparse_graph(points):
-    from graphvar.graph.keops_ops import kernel_knn_average, knn_kernel_matvec
+    from graphvar.graph.kernel_operator import KNNKernelOperator, knn_kernel_matvec
 
     X = torch.from_numpy(points).to("cuda")
     U = torch.randn(X.shape[0], 10, device="cuda")
     g = knn_graph(X, k=10, backend="torch", device="cuda")
     torch.testing.assert_close(knn_kernel_matvec(X, U, 10), g.weights @ U, atol=5e-5, rtol=1e-4)
-    V = torch.softmax(U[:1200], dim=1)
-    out = kernel_knn_average(X[1200:], X[:1200], V, 10)
-    dist = torch.cdist(X[1200:], X[:1200], compute_mode="donot_use_mm_for_euclid_dist")
-    d, i = torch.topk(dist, 10, dim=1, largest=False)
-    w = torch.exp(-4.0 * d**2 / d[:, -1:] ** 2)
-    torch.testing.assert_close(out, (w[:, :, None] * V[i]).sum(1) / w.sum(1, keepdim=True), atol=1e-5, rtol=1e-4)
+    op = KNNKernelOperator(X, k=10)
+    torch.testing.assert_close(op.degrees, g.degrees, atol=5e-5, rtol=1e-4)
+    y = np.full(X.shape[0], -1)
+    y[:10] = np.arange(10) % 4
+    torch.testing.assert_close(poisson(op, y), poisson(g, y), atol=1e-4, rtol=1e-3)

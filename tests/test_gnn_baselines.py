@@ -11,7 +11,7 @@ import torch
 from graphvar.benchmark.protocol import TrialTask
 from graphvar.graph import Graph
 from graphvar.nn import GCN, APPNPNet, label_propagation
-from graphvar.nn.bench_methods import METHODS, get_method
+from graphvar.benchmark.gnn_methods import METHODS, get_method
 
 
 def _graph(n=25, seed=0):

@@ -95,22 +95,22 @@ def test_untrained_layer_is_poisson_iteration(small):
     """Zero attention vectors and zero feature term at reset: the layer starts as Poisson."""
     g, x, labels, train, c = small
     ei, ew = _edges(g)
-    conv = PoissonConv(x.shape[1], c, steps=5)
-    plain = PoissonConv(x.shape[1], c, steps=5, attention=False, feature_step=None)
+    conv = PoissonConv(x.shape[1], c, n_steps=5)
+    plain = PoissonConv(x.shape[1], c, n_steps=5, attention=False, feature_step=None)
     src = poisson_source(labels, train, g.n_nodes, c)
     with torch.no_grad():
-        torch.testing.assert_close(conv(x, src, ei, ew), plain(x, src, ei, ew))
+        torch.testing.assert_close(conv(x, ei, src, ew), plain(x, ei, src, ew))
 
 
 def test_calibrated_source_scale_gives_unit_std(small):
     g, x, labels, train, c = small
     ei, ew = _edges(g)
-    conv = PoissonConv(x.shape[1], c, steps=5, attention=False, feature_step=None)
+    conv = PoissonConv(x.shape[1], c, n_steps=5, attention=False, feature_step=None)
     src = poisson_source(labels, train, g.n_nodes, c)
     with torch.no_grad():
-        u1 = conv(x, src, ei, ew)
-        s = conv.calibrate_source_scale(src, ei, ew)
-        u2 = conv(x, src, ei, ew)
+        u1 = conv(x, ei, src, ew)
+        s = conv.calibrate_source_scale(ei, src, ew)
+        u2 = conv(x, ei, src, ew)
     assert s == pytest.approx(1.0 / float(u1.std()), rel=1e-5)
     assert float(u2.std()) == pytest.approx(1.0, rel=1e-5)
     torch.testing.assert_close(u2, s * u1)
@@ -120,11 +120,11 @@ def test_layer_shape_and_gradient_flow(small):
     g, x, labels, train, c = small
     ei, ew = _edges(g)
     torch.manual_seed(0)
-    conv = PoissonConv(x.shape[1], c, hidden_channels=8, steps=5, alpha=0.1, feature_step=2)
+    conv = PoissonConv(x.shape[1], c, hidden_channels=8, n_steps=5, amplification=0.5, feature_step=2)
     with torch.no_grad():  # leave the uniform start so every parameter receives gradient
         conv.att_dst.normal_()
         conv.att_src.normal_()
-    out = conv(x, poisson_source(labels, train, g.n_nodes, c), ei, ew)
+    out = conv(x, ei, poisson_source(labels, train, g.n_nodes, c), ew)
     assert out.shape == (g.n_nodes, c)
     torch.nn.functional.cross_entropy(out[train], labels[train]).backward()
     for name, p in conv.named_parameters():
@@ -137,14 +137,14 @@ def test_layer_matches_dense_reference(small, alpha):
     g, x, labels, train, c = small
     ei, ew = _edges(g)
     torch.manual_seed(3)
-    conv = PoissonConv(x.shape[1], c, hidden_channels=4, steps=6, alpha=alpha, feature_step=3).double()
+    conv = PoissonConv(x.shape[1], c, hidden_channels=4, n_steps=6, amplification=6 * alpha, feature_step=3).double()
     with torch.no_grad():
         conv.att_dst.normal_()
         conv.att_src.normal_()
         conv.lin_feat.weight.normal_()
         conv.log_source_scale.fill_(0.3)
     src = poisson_source(labels, train, g.n_nodes, c)
-    out = conv(x.double(), src.double(), ei, ew.double())
+    out = conv(x.double(), ei, src.double(), ew.double())
     ref = _dense_reference(conv, x, src.double() * np.exp(0.3), g.to_scipy().toarray(), 6, alpha)
     np.testing.assert_allclose(out.detach().numpy(), ref, rtol=1e-9, atol=1e-12)
 
@@ -155,14 +155,14 @@ def test_alpha_zero_is_gpn(small):
     ei, ew = _edges(g)
     src = poisson_source(labels, train, g.n_nodes, c)
     torch.manual_seed(0)
-    gpn = VGPN(x.shape[1], c, hidden=4, steps=6, amplification=0.0, zero_init=False).eval()
+    gpn = VGPN(x.shape[1], c, hidden=4, n_steps=6, amplification=0.0, zero_init=False).eval()
     torch.manual_seed(0)
-    vgpn = VGPN(x.shape[1], c, hidden=4, steps=6, amplification=1.5, zero_init=False).eval()
+    vgpn = VGPN(x.shape[1], c, hidden=4, n_steps=6, amplification=1.5, zero_init=False).eval()
     with torch.no_grad():
         for m in (gpn, vgpn):
             m.conv.att_dst.copy_(torch.linspace(-1, 1, 4))
             m.conv.att_src.copy_(torch.linspace(1, -2, 4))
-    assert gpn.conv.alpha == 0.0 and vgpn.conv.alpha == pytest.approx(0.25)
+    assert gpn.conv.amplification == 0.0 and vgpn.conv.amplification == pytest.approx(1.5)
     ref = _dense_reference(gpn.conv, x, src, g.to_scipy().toarray(), 6, alpha=0.0)
     with torch.no_grad():
         out0 = gpn(x, ei, src, ew)
@@ -190,10 +190,10 @@ def test_uniform_attention_is_core_poisson_iteration(amplification):
     src = poisson_source(torch.as_tensor(y), torch.tensor([0, 1, 30, 31]), 60, 2)
     x = torch.as_tensor(X)
     for attention in (False, True):  # attention=True with zero attention vectors: all logits 0
-        conv = PoissonConv(2, 2, steps=T, alpha=amplification / T, feature_step=None, attention=attention)
+        conv = PoissonConv(2, 2, n_steps=T, amplification=amplification, feature_step=None, attention=attention)
         assert not conv.att_dst.any() and not conv.att_src.any()
         with torch.no_grad():
-            out = conv(x, src, ei, ew, deg=g.degrees)
+            out = conv(x, ei, src, ew, deg=g.degrees)
         np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-4, atol=1e-6)
 
 
@@ -202,7 +202,7 @@ def test_sparse_features_equal_dense(small):
     ei, ew = _edges(g)
     x = x * (torch.rand_like(x) < 0.3)
     torch.manual_seed(0)
-    model = VGPN(x.shape[1], c, hidden=4, steps=4).eval()
+    model = VGPN(x.shape[1], c, hidden=4, n_steps=4).eval()
     src = poisson_source(labels, train, g.n_nodes, c)
     with torch.no_grad():
         dense = model(x, ei, src, ew)
@@ -215,11 +215,11 @@ def test_layer_validates_input(small):
     ei, ew = _edges(g)
     conv = PoissonConv(x.shape[1], c)
     with pytest.raises(ValueError, match="source"):
-        conv(x, torch.zeros(g.n_nodes, c + 1), ei, ew)
+        conv(x, ei, torch.zeros(g.n_nodes, c + 1), ew)
     with pytest.raises(ValueError, match="x must have shape"):
-        conv(x[:, :2], torch.zeros(g.n_nodes, c), ei, ew)
+        conv(x[:, :2], ei, torch.zeros(g.n_nodes, c), ew)
     with pytest.raises(ValueError, match="feature_step"):
-        PoissonConv(4, 2, steps=3, feature_step=5)
+        PoissonConv(4, 2, n_steps=3, feature_step=5)
 
 
 def test_stratified_split_keeps_single_labels_for_training():
@@ -288,8 +288,8 @@ def test_classifier_validation_errors():
     X, y_true = _blobs(n_per=10)
     y = np.full_like(y_true, -1)
     y[[0, 10, 20]] = [0, 1, 2]
-    with pytest.raises(ValueError, match="either amplification"):
-        VGPNClassifier(amplification=1.0, alpha=0.1).fit(X, y)
+    with pytest.raises(ValueError, match="amplification"):
+        VGPNClassifier(amplification=-1.0).fit(X, y)
     with pytest.raises(ValueError, match="shape"):
         VGPNClassifier().fit(X, y[:-1])
     with pytest.raises(ValueError, match="no labeled"):
@@ -302,8 +302,8 @@ def test_classifier_validation_errors():
         VGPNClassifier(epochs=2).fit_graph(_random_graph(n=30), y, X=X, val_idx=[5])
     with pytest.raises(ValueError, match="no training node"):
         VGPNClassifier(epochs=2).fit_graph(_random_graph(n=30), y, X=X, val_idx=[0])
-    clf = VGPNClassifier(alpha=0.05, steps=10, epochs=2, hidden=4).fit(X, y)
-    assert clf.amplification_ == pytest.approx(0.5)
+    clf = VGPNClassifier(amplification=0.5, n_steps=10, epochs=2, hidden=4).fit(X, y)
+    assert clf.amplification_ == pytest.approx(0.5) and clf.model_.conv.amplification == pytest.approx(0.5)
 
 
 _MEMORY_SCRIPT = textwrap.dedent(
@@ -320,7 +320,7 @@ _MEMORY_SCRIPT = textwrap.dedent(
     x = torch.randn(n, d, generator=g)
     labels = torch.randint(0, c, (n,), generator=g)
     train = torch.arange(0, n, 1000)
-    model = VGPN(d, c, hidden=16, steps=4, amplification=1.0, attention=True)
+    model = VGPN(d, c, hidden=16, n_steps=4, amplification=1.0, attention=True)
     out = model(x, ei, poisson_source(labels, train, n, c))
     torch.nn.functional.cross_entropy(out[train], labels[train]).backward()
     assert out.shape == (n, c) and torch.isfinite(out).all()

@@ -10,7 +10,10 @@ import scipy.sparse as sp
 from sklearn.isotonic import IsotonicRegression
 from sklearn.neighbors import NearestNeighbors
 
-from graphvar.xmc.propagation import propagate_topk, prune_topk, transition_matrix
+import torch
+
+from graphvar.engine import topk_per_row
+from graphvar.xmc.propagation import propagate_topk
 from graphvar.xmc.teacher import Teacher, lever_targets
 
 
@@ -67,38 +70,39 @@ def _dense_reference(W, Y, source, method, n_steps, amplification=1.0):
 
 
 @pytest.mark.parametrize("k", [1, 3, 5])
-def test_prune_topk_matches_loop(k):
+def test_topk_per_row_matches_loop(k):
     rng = np.random.default_rng(1)
     M = sp.random(30, 50, density=0.3, format="csr", random_state=2)
     M.sort_indices()
-    scores = rng.normal(size=M.nnz)
-    out = prune_topk(M, scores, k)
+    scores = np.round(rng.normal(size=M.nnz), 1)  # rounded: ties must keep the smaller column
+    rows = np.repeat(np.arange(30), np.diff(M.indptr))
+    keep = topk_per_row(torch.from_numpy(rows), torch.from_numpy(scores), k, 30).numpy()
     for i in range(30):
         a, b = M.indptr[i], M.indptr[i + 1]
         order = np.argsort(-scores[a:b], kind="stable")[:k]
-        expected = set(M.indices[a:b][order])
-        got = set(out.indices[out.indptr[i] : out.indptr[i + 1]])
-        assert got == expected
-        np.testing.assert_array_equal(out[i].toarray(), M[i].toarray() * np.isin(np.arange(50), list(expected)))
+        assert set(M.indices[a:b][keep[a:b]]) == set(M.indices[a:b][order])
 
 
+@pytest.mark.parametrize("dense_limit", [0, 2**24], ids=["sparse", "dense"])
 @pytest.mark.parametrize("method", ["poisson", "vpoisson", "laplace"])
-def test_propagation_without_pruning_equals_dense_iteration(method):
+def test_propagation_without_pruning_equals_dense_iteration(method, dense_limit):
     X, Y = _clustered(n=120, L=25)
     W = _sklearn_graph(X)
     rng = np.random.default_rng(3)
     source = rng.random(120) < 0.7
-    U = propagate_topk(W, Y, source=source, method=method, n_steps=6, topk=25, amplification=2.0)
+    U = propagate_topk(W, Y, sources=source, solver=method, n_steps=6, topk=25, amplification=2.0,
+                       dense_limit=dense_limit, block_rows=50, dtype=torch.float64)
     ref, support = _dense_reference(W, Y, source, method, 6, amplification=2.0)
     mask = np.abs(support) > 0
     np.testing.assert_allclose(U.toarray()[mask], ref[mask], rtol=1e-4, atol=1e-6)
     assert np.all(U.toarray()[~mask] == 0)
 
 
-def test_pruning_keeps_topk_per_row_and_first_step_is_exact():
+@pytest.mark.parametrize("dense_limit", [0, 2**24], ids=["sparse", "dense"])
+def test_pruning_keeps_topk_per_row_and_first_step_is_exact(dense_limit):
     X, Y = _clustered(n=150, L=40)
     W = _sklearn_graph(X)
-    U = propagate_topk(W, Y, method="poisson", n_steps=1, topk=2)
+    U = propagate_topk(W, Y, solver="poisson", n_steps=1, topk=2, dense_limit=dense_limit)
     assert np.diff(U.indptr).max() <= 2
     ref, support = _dense_reference(W, Y, np.ones(150, bool), "poisson", 1)
     for i in range(150):
@@ -127,7 +131,7 @@ def test_leave_one_out_scores_equal_the_fold_propagation():
     t = Teacher(n_steps=3, topk=30, n_folds=2, random_state=4).fit(X, Y, graph=W)
     folds = t.folds_
     for f in (0, 1):
-        U = propagate_topk(W, Y, source=folds != f, n_steps=3, topk=30)
+        U = propagate_topk(W, Y, sources=folds != f, n_steps=3, topk=30)
         rows = np.flatnonzero(folds == f)
         np.testing.assert_allclose(t.scores_[rows].toarray(), U[rows].toarray(), rtol=1e-6)
 
@@ -183,12 +187,12 @@ def test_lever_targets_match_hand_formula():
 def test_teacher_builds_its_own_graph_and_validates():
     X, Y = _clustered(n=120, L=20)
     t = Teacher(k=6, n_steps=2, backend="torch").fit(X, Y)
-    assert t.graph_.shape == (120, 120) and t.graph_info_["metric"] == "euclidean"
+    assert t.graph_.n_nodes == 120 and t.graph_info_["metric"] == "euclidean"
     Xs = sp.csr_matrix(np.abs(X))
     t = Teacher(k=6, n_steps=2).fit(Xs, Y)
     assert t.graph_info_["metric"] == "cosine"
-    with pytest.raises(ValueError, match="method"):
-        Teacher(method="jacobi").fit(X, Y)
+    with pytest.raises(ValueError, match="solver"):
+        Teacher(solver="jacobi").fit(X, Y)
     with pytest.raises(ValueError, match="rows"):
         Teacher().fit(X[:-1], Y)
     with pytest.raises(ValueError, match="n_folds"):
@@ -212,10 +216,12 @@ def test_auto_steps_use_calders_stopping_rule():
     assert t.n_steps_ == int(random_walk_stop_times(g, torch.ones(100, dtype=torch.bool))[0]) >= 50
 
 
-def test_transition_matrix_rejects_isolated_nodes():
+def test_isolated_row_scores_nothing():
+    """A row with no edge receives nothing (as in the dense solvers), instead of an error."""
     W = sp.csr_matrix(np.array([[0, 1, 0], [1, 0, 0], [0, 0, 0]], dtype=float))
-    with pytest.raises(ValueError, match="degree 0"):
-        transition_matrix(W)
+    Y = sp.csr_matrix(np.array([[1, 0], [0, 1], [1, 1]], dtype=float))
+    U = propagate_topk(W, Y, sources=np.array([True, True, False]), n_steps=3, topk=2)
+    assert U[2].nnz == 0 and U[:2].nnz > 0
 
 
 def test_export_writes_npz_lf_and_manifest(tmp_path):
@@ -258,8 +264,8 @@ def test_teacher_on_corel5k_is_an_informative_out_of_sample_estimate(shared_data
                     labels.add(int(j))
         return hits / (S.shape[0] * k), len(labels)
 
-    lap = Teacher(k=10, method="laplace", n_steps=4, topk=20).fit(X, Y)
-    poi = Teacher(k=10, method="poisson", n_steps=4, topk=20).fit(X, Y)
+    lap = Teacher(k=10, solver="laplace", n_steps=4, topk=20).fit(X, Y)
+    poi = Teacher(k=10, solver="poisson", n_steps=4, topk=20).fit(X, Y)
     p1_lap, _ = top_hits(lap.scores_, 1)
     freq = np.asarray(Y.sum(0)).ravel()
     best_constant = freq.max() / Y.shape[0]  # always predicting the most frequent label

@@ -11,7 +11,7 @@ Two kinds of method plug in:
   extra graph work beyond one solve per normalisation setting.
 * **label methods** — any callable ``method(task: TrialTask) -> labels (n,)``,
   run once per trial. GNNs (V-GPN, GCN, APPNP, ...) come from
-  ``graphvar.nn.bench_methods.METHODS`` when that module is installed.
+  ``graphvar.benchmark.gnn_methods.METHODS`` when that module is installed.
 
 A score method may carry keyword options in its name:
 ``"vpoisson:amplification=2"`` calls ``vpoisson(..., amplification=2.0)``.
@@ -69,7 +69,7 @@ class LabelMethod:
 
 def _gnn_methods() -> dict[str, Callable]:
     try:
-        mod = importlib.import_module("graphvar.nn.bench_methods")
+        mod = importlib.import_module("graphvar.benchmark.gnn_methods")
     except ImportError:
         return {}
     return dict(getattr(mod, "METHODS", {}))
@@ -124,7 +124,7 @@ def get_method(name: str) -> ScoreMethod | LabelMethod:
     name : str
         A core solver (``laplace``, ``poisson``, ``vlaplace``, ``vpoisson``,
         optionally with ``:key=value`` options) or a GNN method registered in
-        ``graphvar.nn.bench_methods.METHODS``.
+        ``graphvar.benchmark.gnn_methods.METHODS``.
 
     Returns
     -------

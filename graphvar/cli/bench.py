@@ -46,7 +46,7 @@ def register(subparsers) -> None:
         type=_methods,
         default=["laplace", "poisson", "vlaplace", "vpoisson"],
         help="comma-separated methods: laplace, poisson, vlaplace, vpoisson (options as "
-        "vpoisson:amplification=2) and GNN methods of graphvar.nn.bench_methods "
+        "vpoisson:amplification=2) and GNN methods of graphvar.benchmark.gnn_methods "
         "(default: laplace,poisson,vlaplace,vpoisson)",
     )
     p.add_argument("--rates", type=int, nargs="+", default=[1, 2, 3, 4, 5], help="labels per class (default: 1 2 3 4 5)")

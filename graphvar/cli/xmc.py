@@ -44,7 +44,7 @@ def _ks(v: str):
 def _add_teacher_options(p):
     g = p.add_argument_group("teacher")
     g.add_argument("--k", type=int, default=10, help="neighbours per training point (default 10)")
-    g.add_argument("--method", choices=("poisson", "vpoisson", "laplace"), default="poisson")
+    g.add_argument("--solver", choices=("poisson", "vpoisson", "laplace"), default="poisson")
     g.add_argument("--n-steps", type=_int_or_auto, default=4, help="propagation steps or 'auto' (default 4)")
     g.add_argument("--topk", type=int, default=50, help="labels kept per row (default 50)")
     g.add_argument("--amplification", type=float, default=1.0, help="vpoisson amplification a (default 1)")
@@ -65,7 +65,7 @@ def _add_teacher_options(p):
 
 
 def _teacher_kwargs(a) -> dict:
-    return dict(k=a.k, method=a.method, n_steps=a.n_steps, topk=a.topk, amplification=a.amplification,
+    return dict(k=a.k, solver=a.solver, n_steps=a.n_steps, topk=a.topk, amplification=a.amplification,
                 metric=a.metric, kernel=a.kernel, lam=a.lam, truth=a.truth, threshold=a.threshold, max_extra=a.max_extra,
                 leave_one_out=a.leave_one_out, n_folds=a.folds, calibration=a.calibration,
                 random_state=a.seed)
@@ -93,7 +93,7 @@ def _cmd_teacher(a) -> int:
 
     X, Y = read_xc(a.train)
     Z = _load_label_features(a.label_features) if a.label_features else None
-    teacher = Teacher(verbose=not a.quiet, **_teacher_kwargs(a)).fit(X, Y, label_features=Z)
+    teacher = Teacher(progress=not a.quiet, **_teacher_kwargs(a)).fit(X, Y, label_features=Z)
     formats = tuple(f.strip() for f in a.formats.split(","))
     man = export_teacher(teacher, a.out, formats=formats, delta=a.delta,
                          extra={"train": str(a.train), "label_features": a.label_features})
@@ -136,7 +136,7 @@ def _cmd_demo(a) -> int:
     tp.pop("random_state")
     sp_ = dict(epochs=a.epochs, lr=a.lr, batch_size=a.batch_size, weight_decay=a.weight_decay)
     res = run_demo(a.dataset, seeds=a.seeds, teacher_params=tp, student_params=sp_, delta=a.delta,
-                   verbose=not a.quiet)
+                   progress=not a.quiet)
     print(f"{a.dataset}: {res['n_train']} train, {res['n_eval']} test, {res['n_labels']} labels, "
           f"{len(res['seeds'])} seeds (percent, mean ± std)")
     print(markdown_table(res))

@@ -1,11 +1,14 @@
-"""Graphs: the :class:`Graph` container, exact k-NN search and k-NN graph builders."""
+"""Graphs: the operator layer, the :class:`Graph` container, k-NN search and k-NN graph builders."""
 
+from ..validation import check_device
 from .build import KERNELS, knn_graph, knn_weights, symmetric_graph
-from .graph import Graph
+from .graph import Graph, as_graph
 from .knn import BACKENDS, METRICS, available_backends, knn_search
-from .validation import as_graph, check_adjacency, check_device, check_features
+from .operator import Operator
+from .validation import check_adjacency, check_features
 
 __all__ = [
+    "Operator",
     "Graph",
     "knn_graph",
     "knn_search",

@@ -1,4 +1,4 @@
-"""Validation of user-supplied features and adjacency matrices."""
+"""Validation of user-supplied features and adjacency matrices (no Graph import: no cycle)."""
 
 from __future__ import annotations
 
@@ -8,24 +8,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-__all__ = ["check_adjacency", "check_features", "check_device", "as_graph"]
+from ..validation import check_device  # noqa: F401  (re-exported for graph.knn)
 
-
-def check_device(device) -> torch.device:
-    """Return ``torch.device(device)``, raising ``ValueError`` when it cannot be used here."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device={device!r} is not a torch device ({exc}); use 'cpu', 'cuda' or 'cuda:0'.") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"device={device!r} was requested but CUDA is not available to torch {torch.__version__}; "
-                "use device='cpu' or install a CUDA build of torch."
-            )
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) are visible.")
-    return dev
+__all__ = ["check_adjacency", "check_features", "check_weight_range"]
 
 
 def check_features(X: Any, *, allow_sparse: bool = False, name: str = "X"):
@@ -89,10 +74,11 @@ def check_features(X: Any, *, allow_sparse: bool = False, name: str = "X"):
     return T
 
 
-def check_adjacency(A: Any, *, validate: bool = True) -> sp.csr_matrix:
+def check_adjacency(A: Any, *, validate: bool = True, symmetric: bool = True) -> sp.csr_matrix:
     """Validate a weight matrix given directly and return it as float64 CSR, zero diagonal.
 
-    Raises ``ValueError`` for non-square, non-finite, negative or asymmetric weights.
+    Raises ``ValueError`` for non-square, non-finite, negative or (with
+    ``symmetric``) asymmetric weights.
     """
     if isinstance(A, torch.Tensor):
         A = A.to_dense().cpu().numpy() if A.layout != torch.strided else A.cpu().numpy()
@@ -115,6 +101,7 @@ def check_adjacency(A: Any, *, validate: bool = True) -> sp.csr_matrix:
                 f"adjacency has {bad} negative weight(s); graph Laplacian methods need "
                 "non-negative weights."
             )
+    if validate and symmetric:
         diff = abs(A - A.T)
         scale = max(1.0, float(abs(A).max()) if A.nnz else 1.0)
         if diff.nnz and diff.max() > 1e-6 * scale:
@@ -127,38 +114,15 @@ def check_adjacency(A: Any, *, validate: bool = True) -> sp.csr_matrix:
     return A
 
 
-def as_graph(obj: Any, device: str | torch.device | None = None, dtype: torch.dtype | None = None,
-             validate: bool = True):
-    """Turn a :class:`Graph`, scipy sparse matrix, PyG ``Data`` or networkx graph into a Graph.
-
-    Parameters
-    ----------
-    obj : Graph, scipy.sparse matrix, ndarray, torch_geometric.data.Data or networkx.Graph
-        Symmetric, non-negative weights (checked unless ``validate=False``).
-    device, dtype : optional
-        Target device and floating dtype (default: keep / float32).
-
-    Returns
-    -------
-    Graph
-    """
-    from .graph import Graph
-
-    if isinstance(obj, Graph):
-        return obj.to(device=device, dtype=dtype)
-    dtype = dtype or torch.float32
-    if sp.issparse(obj) or isinstance(obj, (np.ndarray, torch.Tensor)):
-        return Graph.from_scipy(obj, device=device, dtype=dtype, validate=validate)
-    if hasattr(obj, "edge_index"):
-        return Graph.from_pyg(obj, device=device, dtype=dtype, validate=validate)
-    try:
-        import networkx as nx
-
-        if isinstance(obj, nx.Graph):
-            return Graph.from_networkx(obj, device=device, dtype=dtype, validate=validate)
-    except ImportError:  # pragma: no cover
-        pass
-    raise TypeError(
-        f"cannot build a Graph from {type(obj).__name__}; pass a graphvar Graph, a scipy sparse "
-        "matrix, a torch_geometric Data object or a networkx Graph."
-    )
+def check_weight_range(A: sp.csr_matrix, dtype: torch.dtype) -> None:
+    """Raise ``ValueError`` when the total weight (hence a degree or the volume) overflows ``dtype``."""
+    if not A.nnz:
+        return
+    total = float(np.sum(A.data, dtype=np.float64))
+    limit = float(torch.finfo(dtype).max) / 16
+    if not np.isfinite(total) or total > limit:
+        raise ValueError(
+            f"adjacency weights are too large for {dtype} (largest {A.data.max():.3g}, total {total:.3g}): "
+            "degrees and the graph volume would overflow; rescale the weights, e.g. W / W.max()"
+            + ("." if dtype == torch.float64 else ", or use dtype=torch.float64.")
+        )

@@ -5,7 +5,7 @@
 - :class:`VGPN`: the network; :class:`VGPNClassifier`: the estimator
   (``fit(X, y)`` / ``fit_graph(graph, y, X=...)``, ``-1`` = unlabeled).
 - :mod:`graphvar.nn.baselines`: GCN, APPNP and label propagation from PyG.
-- :mod:`graphvar.nn.bench_methods`: ``METHODS`` for the benchmark protocol.
+- the benchmark protocol's GNN methods live in :mod:`graphvar.benchmark.gnn_methods`.
 """
 
 from .baselines import GCN, APPNPNet, label_propagation

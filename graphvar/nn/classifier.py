@@ -7,6 +7,8 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ..base import encode_labels, knn_average
+from ..validation import check_device, check_float, check_int
 from ._sparse import as_features
 from .gpn import VGPN
 from .poisson_conv import poisson_source
@@ -14,7 +16,7 @@ from .training import fit_transductive, seeded, stratified_split
 
 __all__ = ["VGPNClassifier", "DEFAULT_AMPLIFICATION"]
 
-#: Amplification used when neither ``amplification`` nor ``alpha`` is given: a = 2 beat a = 1
+#: Amplification used when ``amplification`` is not given: a = 2 beat a = 1
 #: for V-Poisson on FashionMNIST (DESIGN.md §3) and for V-GPN on Cora and CiteSeer at
 #: 1 label per class (benchmarks/results/gnn_*.md).
 DEFAULT_AMPLIFICATION = 2.0
@@ -25,7 +27,8 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
 
     Trains a :class:`~graphvar.nn.gpn.VGPN` (attention-weighted Poisson
     propagation of the labels plus a linear feature term, with the variance
-    step ``alpha (u - ubar)`` in each of the ``steps`` propagation steps) by
+    step ``alpha (u - ubar)``, ``alpha = amplification / n_steps``, in each of the
+    ``n_steps`` propagation steps) by
     full-batch Adam on the labeled nodes. ``amplification=0`` is plain GPN.
 
     Labels follow ``sklearn.semi_supervised``: ``-1`` marks unlabeled nodes.
@@ -40,11 +43,9 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     amplification : float, optional
-        Total variance amplification ``a``; per step ``alpha = a / steps``.
-        Defaults to ``DEFAULT_AMPLIFICATION`` when ``alpha`` is also ``None``.
-    alpha : float, optional
-        Per-step variance coefficient (alternative to ``amplification``; give one).
-    steps : int, default=10
+        Total variance amplification ``a``; per step ``alpha = a / n_steps``.
+        ``None``: ``DEFAULT_AMPLIFICATION`` (2).
+    n_steps : int, default=10
         Propagation steps ``T``.
     hidden : int, default=64
         Width of the attention projection.
@@ -77,7 +78,7 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
         Where to train (default CPU).
     random_state : int, default=0
         Seeds weight initialisation, dropout and the validation split.
-    verbose : bool, default=False
+    progress : bool, default=False
         Show a progress bar over epochs.
 
     Attributes
@@ -100,9 +101,9 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
+        *,
         amplification: float | None = None,
-        alpha: float | None = None,
-        steps: int = 10,
+        n_steps: int = 10,
         hidden: int = 64,
         dropout: float = 0.8,
         feature_step: int | None = 3,
@@ -119,11 +120,10 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
         backend: str = "auto",
         device=None,
         random_state: int = 0,
-        verbose: bool = False,
+        progress: bool = False,
     ):
         self.amplification = amplification
-        self.alpha = alpha
-        self.steps = steps
+        self.n_steps = n_steps
         self.hidden = hidden
         self.dropout = dropout
         self.feature_step = feature_step
@@ -140,46 +140,23 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
         self.backend = backend
         self.device = device
         self.random_state = random_state
-        self.verbose = verbose
+        self.progress = progress
 
     # ------------------------------------------------------------ validation
     def _amplification(self) -> float:
-        if self.amplification is not None and self.alpha is not None:
-            raise ValueError("give either amplification (total, a) or alpha (per step, a / steps), not both")
-        if self.alpha is not None:
-            return float(self.alpha) * int(self.steps)
-        return DEFAULT_AMPLIFICATION if self.amplification is None else float(self.amplification)
+        if self.amplification is None:
+            return DEFAULT_AMPLIFICATION
+        return check_float(self.amplification, "amplification", minimum=0.0)
 
     def _check_params(self):
-        for name in ("steps", "hidden", "epochs"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        if self.patience is not None and (not isinstance(self.patience, (int, np.integer)) or self.patience < 1):
-            raise ValueError(f"patience must be a positive integer or None, got {self.patience!r}")
-        if not isinstance(self.val_size, (int, np.integer)) or self.val_size < 0:
-            raise ValueError(f"val_size must be a non-negative integer, got {self.val_size!r}")
-        if not (self.lr > 0):
-            raise ValueError(f"lr must be positive, got {self.lr!r}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be non-negative, got {self.weight_decay!r}")
-
-    @staticmethod
-    def _check_y(y, n: int):
-        y = np.asarray(y)
-        if y.ndim != 1 or y.shape[0] != n:
-            raise ValueError(f"y must have shape ({n},) (one label per node, -1 = unlabeled), got {y.shape}")
-        if not np.issubdtype(y.dtype, np.integer):
-            raise TypeError(f"y must hold integer labels with -1 for unlabeled nodes, got dtype {y.dtype}")
-        labeled = np.flatnonzero(y != -1)
-        if labeled.size == 0:
-            raise ValueError("y has no labeled node: give at least one label per class (others -1)")
-        if (y[labeled] < 0).any():
-            raise ValueError("y holds negative labels other than -1 (the unlabeled marker)")
-        classes = np.unique(y[labeled])
-        if classes.size < 2:
-            raise ValueError(f"y has a single class ({classes[0]}); need at least two labeled classes")
-        return y, labeled, classes
+        for name in ("n_steps", "hidden", "epochs", "k"):
+            check_int(getattr(self, name), name, minimum=1)
+        if self.patience is not None:
+            check_int(self.patience, "patience", minimum=1)
+        check_int(self.val_size, "val_size", minimum=0)
+        check_float(self.lr, "lr", minimum=0.0, strict_minimum=True)
+        check_float(self.weight_decay, "weight_decay", minimum=0.0)
+        check_float(self.dropout, "dropout", minimum=0.0, maximum=0.999)
 
     # -------------------------------------------------------------------- fit
     def fit(self, X, y):
@@ -214,7 +191,7 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
 
         self._check_params()
         amplification = self._amplification()
-        device = torch.device(self.device) if self.device is not None else torch.device("cpu")
+        device = check_device(self.device)
         graph = as_graph(graph, device=device)
         n = graph.n_nodes
         if X is None:
@@ -222,9 +199,10 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
         x = as_features(X, device=device)
         if x.shape[0] != n:
             raise ValueError(f"X has {x.shape[0]} rows but the graph has {n} nodes")
-        y, labeled, classes = self._check_y(y, n)
-        codes = np.full(n, -1, dtype=np.int64)
-        codes[labeled] = np.searchsorted(classes, y[labeled])
+        classes, codes = encode_labels(y, n)
+        if classes.size < 2:
+            raise ValueError(f"y has a single class ({classes[0]!r}); need at least two labeled classes.")
+        labeled = np.flatnonzero(codes >= 0)
 
         if val_idx is not None:
             val = np.unique(np.asarray(val_idx, dtype=np.int64))
@@ -249,18 +227,18 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
         val_t = torch.as_tensor(val, device=device)
         source = poisson_source(labels, train_t, n, classes.size)
         with seeded(self.random_state):
-            model = VGPN(x.shape[1], classes.size, hidden=self.hidden, steps=self.steps,
+            model = VGPN(x.shape[1], classes.size, hidden=self.hidden, n_steps=self.n_steps,
                          amplification=amplification, dropout=self.dropout,
                          feature_step=self.feature_step, attention=self.attention).to(device)
             if self.calibrate:
-                model.conv.calibrate_source_scale(source, edge_index, edge_weight, deg)
+                model.conv.calibrate_source_scale(edge_index, source, edge_weight, deg)
 
             def forward():
                 return model(x, edge_index, source, edge_weight, deg)
 
             info = fit_transductive(model, forward, labels, train_t, val_t, epochs=self.epochs,
                                     patience=self.patience, lr=self.lr, weight_decay=self.weight_decay,
-                                    progress=self.verbose, desc="V-GPN")
+                                    progress=self.progress, desc="V-GPN")
             with torch.no_grad():
                 proba = torch.softmax(forward(), dim=1).cpu().numpy()
         self.classes_ = classes
@@ -293,17 +271,8 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
         if Xq.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {Xq.shape[1]} features; the model was fitted with {self.n_features_in_}")
         Xt = self.X_.to_dense() if self.X_.layout != torch.strided else self.X_
-        Xt = Xt.cpu()
-        k = min(int(self.k), Xt.shape[0])
-        P = torch.as_tensor(self.label_distributions_)
-        out = []
-        for start in range(0, Xq.shape[0], 1024):
-            d2 = torch.cdist(Xq[start:start + 1024], Xt).pow(2)
-            dk, idx = torch.topk(d2, k, dim=1, largest=False)
-            scale = dk[:, -1:].clamp_min(torch.finfo(dk.dtype).tiny)
-            w = torch.exp(-4.0 * dk / scale)
-            out.append((w.unsqueeze(-1) * P[idx]).sum(1) / w.sum(1, keepdim=True))
-        return torch.cat(out).numpy()
+        return knn_average(Xq.numpy(), Xt.cpu().numpy(), self.label_distributions_, k=self.k,
+                           kernel=self.kernel, metric=self.metric)
 
     def predict(self, X=None):
         """Predicted labels (``X=None``: the training nodes, as ``transduction_``)."""

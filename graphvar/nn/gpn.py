@@ -1,4 +1,4 @@
-"""V-GPN: the variance-enlarged graph Poisson network (``alpha = 0`` is GPN)."""
+"""V-GPN: the variance-enlarged graph Poisson network (``amplification = 0`` is GPN)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ class VGPN(nn.Module):
     """Graph Poisson network with the variance step (V-GPN).
 
     Input dropout, then one :class:`~graphvar.nn.poisson_conv.PoissonConv`
-    (learned attention, Poisson source on the training nodes, ``steps``
+    (learned attention, Poisson source on the training nodes, ``n_steps``
     propagation steps, linear feature term, variance step). The output is the
     propagated state, used as class logits.
 
@@ -26,11 +26,11 @@ class VGPN(nn.Module):
         Number of classes.
     hidden : int, default=64
         Width of the attention projection.
-    steps : int, default=10
+    n_steps : int, default=10
         Propagation steps ``T``.
     amplification : float, default=0.0
         Total variance amplification ``a``; the per-step coefficient is
-        ``alpha = a / T`` (DESIGN.md §3). ``0`` gives plain GPN.
+        ``alpha = a / T`` (docs/design.md §3). ``0`` gives plain GPN.
     dropout : float, default=0.5
         Dropout on the input features and on the state after the feature term.
     feature_step : int or None, default=3
@@ -48,7 +48,8 @@ class VGPN(nn.Module):
         in_channels: int,
         n_classes: int,
         hidden: int = 64,
-        steps: int = 10,
+        *,
+        n_steps: int = 10,
         amplification: float = 0.0,
         dropout: float = 0.5,
         feature_step: int | None = 3,
@@ -65,8 +66,8 @@ class VGPN(nn.Module):
             in_channels,
             n_classes,
             hidden_channels=hidden,
-            steps=steps,
-            alpha=float(amplification) / steps,
+            n_steps=n_steps,
+            amplification=float(amplification),
             feature_step=feature_step,
             attention=attention,
             dropout=dropout,
@@ -82,4 +83,4 @@ class VGPN(nn.Module):
                 edge_weight: Tensor | None = None, deg: Tensor | None = None) -> Tensor:
         """Return the class logits ``(n, c)``; ``source`` from :func:`poisson_source`."""
         x = feature_dropout(x, self.dropout, self.training)
-        return self.conv(x, source, edge_index, edge_weight, deg)
+        return self.conv(x, edge_index, source, edge_weight, deg)

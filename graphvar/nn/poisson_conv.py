@@ -1,26 +1,33 @@
 """The graph Poisson propagation layer with attention and the variance step.
 
-One :class:`PoissonConv` runs ``T`` steps of
+One :class:`PoissonConv` runs ``T`` steps of the engine's step kernel
+(:func:`graphvar.engine.iterate`),
 
     u_{t+1} = P_att u_t + s D^{-1} b + alpha (u_t - ubar_t),     u_0 = 0,
 
-where ``P_att`` is the row-normalised attention matrix
+on an attention operator: ``P_att`` is the row-normalised attention matrix
 ``P_att[i, j] = w_ij exp(e_ij) / sum_k w_ik exp(e_ik)`` with
 ``e_ij = LeakyReLU(a^T [W h_i || W h_j])`` (``w_ij`` the graph weights),
-``b`` the Poisson source on the training nodes, ``D`` the graph degrees and
-``ubar_t = sum_i d_i u_{t,i} / vol`` the degree-weighted mean, ``s`` a learned
-scale (1 after ``reset_parameters``, not trained; see :meth:`PoissonConv.calibrate_source_scale`)
-(``../shared/DESIGN.md`` §3). A linear feature term ``X W_f`` is injected into
-the state ``feature_step`` propagations before the end, as in the graph Poisson
-network of CGPN (Wan et al., NeurIPS 2021). ``alpha = 0`` is plain GPN; with all
-attention logits equal, ``P_att = D^{-1} W`` and the layer is exactly the
-Poisson iteration of Calder et al. (2020).
+``b`` the Poisson source on the training nodes, ``D`` the graph degrees,
+``ubar_t = sum_i d_i u_{t,i} / vol`` the degree-weighted mean,
+``alpha = amplification / T`` and ``s`` a fixed scale (1 after
+``reset_parameters``; see :meth:`PoissonConv.calibrate_source_scale`)
+(``docs/design.md`` §3). A linear feature term ``X W_f`` is injected into the
+state ``feature_step`` propagations before the end (a ``pre_step`` hook of the
+kernel), as in the graph Poisson network of CGPN (Wan et al., NeurIPS 2021).
+``amplification = 0`` is plain GPN; with all attention logits equal,
+``P_att = D^{-1} W`` and the layer is exactly the Poisson iteration of Calder
+et al. (2020).
 
-Everything is sparse message passing over the edge list (``O(E)`` memory per
-step): no ``n x n`` matrix is ever built.
+With fixed attention the product ``P_att u`` is one fused sparse matrix
+product per step (:meth:`PoissonConv.message_and_aggregate`, as PyG's
+``APPNP``); with learned attention it is gather/scatter message passing, whose
+gradient in the attention stays ``O(E)``. No ``n x n`` matrix either way.
 """
 
 from __future__ import annotations
+
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -29,13 +36,20 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import scatter, softmax
 
+from ..engine import iterate
+from ..graph.graph import csr_tensor
+from ..graph.operator import Operator
+from ..validation import check_float, check_int
 from ._sparse import feature_linear
 
-__all__ = ["PoissonConv", "poisson_source"]
+__all__ = ["PoissonConv", "poisson_source", "AttentionOperator"]
 
 
 def poisson_source(labels: Tensor, train_idx: Tensor, n_nodes: int, n_classes: int) -> Tensor:
     """Return the Poisson source ``b`` (one-hot minus class fraction on training nodes).
+
+    The same source as :func:`graphvar.solvers.poisson_source`, for labels
+    given as a training index.
 
     Parameters
     ----------
@@ -53,6 +67,9 @@ def poisson_source(labels: Tensor, train_idx: Tensor, n_nodes: int, n_classes: i
         ``b_i = e_{y_i} - ybar`` for ``i`` in ``train_idx`` (``ybar`` the class
         fractions among the training nodes), zero elsewhere. Columns sum to zero.
     """
+    from ..solvers import parse_labels
+    from ..solvers import poisson_source as _source
+
     train_idx = torch.as_tensor(train_idx, dtype=torch.long)
     labels = torch.as_tensor(labels, dtype=torch.long, device=train_idx.device)
     if train_idx.numel() == 0:
@@ -65,10 +82,75 @@ def poisson_source(labels: Tensor, train_idx: Tensor, n_nodes: int, n_classes: i
         )
     if int(y_train.min()) < 0 or int(y_train.max()) >= n_classes:
         raise ValueError(f"training labels must lie in 0..{n_classes - 1}, got {y_train.unique().tolist()}")
-    onehot = F.one_hot(y_train, n_classes).float()
-    b = torch.zeros(n_nodes, n_classes, device=train_idx.device)
-    b[train_idx] = onehot - onehot.mean(dim=0, keepdim=True)
-    return b
+    codes = torch.full((n_nodes,), -1, dtype=torch.long, device=train_idx.device)
+    codes[train_idx] = y_train
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a class without training node is the caller's business here
+        batch = parse_labels(codes, n_nodes, n_classes, device=train_idx.device)
+    return _source(batch)[0]
+
+
+class AttentionOperator(Operator):
+    """``P_att`` of a :class:`PoissonConv` as an engine operator (graph degrees for the mean).
+
+    Parameters
+    ----------
+    conv : PoissonConv
+        Its ``propagate`` computes the product (fused sparse product).
+    edge_index : LongTensor (2, E)
+        Messages flow ``edge_index[0] -> edge_index[1]``.
+    att : Tensor (E,)
+        Normalised attention per edge (sums to one over each target's in-edges).
+    edge_weight : Tensor (E,), optional
+        Graph weights ``w`` (unit when omitted), for :meth:`matmul`.
+    deg : Tensor (n,)
+        Graph degrees ``d`` (the weights of the variance step's mean).
+    """
+
+    def __init__(self, conv: PoissonConv, edge_index: Tensor, att: Tensor, edge_weight: Tensor | None,
+                 deg: Tensor):
+        self._conv, self._n, self._deg = conv, deg.numel(), deg
+        self.edge_index, self.att = edge_index, att
+        order = torch.argsort(edge_index[1] * self._n + edge_index[0])
+        dst, src = edge_index[1][order], edge_index[0][order]
+        crow = torch.zeros(self._n + 1, dtype=torch.long, device=deg.device)
+        crow[1:] = torch.cumsum(torch.bincount(dst, minlength=self._n), 0)
+        self.adj = csr_tensor(crow, src, att[order].to(deg.dtype), self._n)  # P_att[dst, src]
+        w = torch.ones_like(att) if edge_weight is None else edge_weight
+        self._weights = csr_tensor(crow, src, w[order].to(deg.dtype), self._n)
+
+    @property
+    def n_nodes(self) -> int:
+        return self._n
+
+    @property
+    def device(self) -> torch.device:
+        return self._deg.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._deg.dtype
+
+    @cached_property
+    def degrees(self) -> Tensor:
+        return self._deg
+
+    def matmul(self, U: Tensor) -> Tensor:
+        """``W U`` with the graph weights (``W[dst, src] = w``)."""
+        return self._weights @ U
+
+    def transition(self, U: Tensor) -> Tensor:
+        """``P_att U`` through the layer's ``propagate``.
+
+        One fused sparse product when the attention is fixed; gather/scatter
+        messages when it is learned (the sparse product's gradient in its
+        values would be dense ``n x n``).
+        """
+        if self.att.requires_grad:
+            return self._conv.attention_product(self.edge_index, U, self.att)
+        return self._conv.attention_product(self.adj, U, self.att)
 
 
 class PoissonConv(MessagePassing):
@@ -82,10 +164,10 @@ class PoissonConv(MessagePassing):
         Number of classes ``c`` (width of the Poisson source and of the output).
     hidden_channels : int, default=64
         Width of the attention projection ``W``.
-    steps : int, default=10
+    n_steps : int, default=10
         Number of propagation steps ``T``.
-    alpha : float, default=0.0
-        Variance-step coefficient per step (``alpha = amplification / T``);
+    amplification : float, default=0.0
+        Total variance amplification ``a`` (per step ``alpha = a / T``);
         ``0`` gives plain GPN.
     feature_step : int or None, default=3
         Inject the linear feature term ``X W_f`` into the state this many
@@ -107,9 +189,9 @@ class PoissonConv(MessagePassing):
 
     Shapes
     ------
-    - x: ``(n, in_channels)``, dense or sparse CSR; source: ``(n, out_channels)``;
-      edge_index: ``(2, E)`` (messages flow ``edge_index[0] -> edge_index[1]``);
-      edge_weight: ``(E,)`` positive, optional (unit weights).
+    - x: ``(n, in_channels)``, dense or sparse CSR; edge_index: ``(2, E)``
+      (messages flow ``edge_index[0] -> edge_index[1]``); source:
+      ``(n, out_channels)``; edge_weight: ``(E,)`` positive, optional (unit weights).
     - output: ``(n, out_channels)``.
     """
 
@@ -118,8 +200,9 @@ class PoissonConv(MessagePassing):
         in_channels: int,
         out_channels: int,
         hidden_channels: int = 64,
-        steps: int = 10,
-        alpha: float = 0.0,
+        *,
+        n_steps: int = 10,
+        amplification: float = 0.0,
         feature_step: int | None = 3,
         attention: bool = True,
         negative_slope: float = 0.2,
@@ -129,11 +212,10 @@ class PoissonConv(MessagePassing):
     ):
         super().__init__(aggr="add", flow="source_to_target")
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
-                            ("hidden_channels", hidden_channels), ("steps", steps)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if feature_step is not None and not (0 <= int(feature_step) <= steps):
-            raise ValueError(f"feature_step must be None or in 0..steps={steps}, got {feature_step!r}")
+                            ("hidden_channels", hidden_channels), ("n_steps", n_steps)):
+            check_int(value, name, minimum=1)
+        if feature_step is not None:
+            check_int(feature_step, "feature_step", minimum=0, maximum=n_steps)
         for name, p in (("dropout", dropout), ("attention_dropout", attention_dropout)):
             if not 0.0 <= p < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {p!r}")
@@ -142,8 +224,8 @@ class PoissonConv(MessagePassing):
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.hidden_channels = hidden_channels
-        self.steps = steps
-        self.alpha = float(alpha)
+        self.n_steps = n_steps
+        self.amplification = check_float(amplification, "amplification", minimum=0.0)
         self.feature_step = None if feature_step is None else int(feature_step)
         self.attention = bool(attention)
         self.negative_slope = float(negative_slope)
@@ -174,7 +256,7 @@ class PoissonConv(MessagePassing):
         nn.init.zeros_(self.log_source_scale)
 
     @torch.no_grad()
-    def calibrate_source_scale(self, source: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None,
+    def calibrate_source_scale(self, edge_index: Tensor, source: Tensor, edge_weight: Tensor | None = None,
                                deg: Tensor | None = None) -> float:
         """Set the source scale so that the uniform-attention Poisson iterate has unit std.
 
@@ -184,18 +266,12 @@ class PoissonConv(MessagePassing):
         Returns ``s``.
         """
         n = source.size(0)
-        if deg is None:
-            deg = self.degrees(edge_index, edge_weight, n)
-        deg = deg.to(source.dtype)
-        deg_inv = torch.where(deg > 0, 1.0 / deg.clamp_min(torch.finfo(deg.dtype).tiny), torch.zeros_like(deg))
+        deg = (self.degrees(edge_index, edge_weight, n) if deg is None else deg).to(source.dtype)
         logits = torch.zeros(edge_index.size(1), dtype=source.dtype, device=source.device)
         if edge_weight is not None:
             logits = logits + torch.log(edge_weight.to(source.dtype))
-        att = softmax(logits, edge_index[1], num_nodes=n)
-        u = torch.zeros_like(source)
-        db = deg_inv.unsqueeze(-1) * source
-        for _ in range(self.steps):
-            u = self.propagate(edge_index, u=u, att=att, size=(n, n)) + db
+        op = AttentionOperator(self, edge_index, softmax(logits, edge_index[1], num_nodes=n), edge_weight, deg)
+        u = iterate(op, torch.zeros_like(source), self.n_steps, source=op.inv_degrees[:, None] * source)
         std = float(u.std())
         scale = 1.0 / std if std > 0 and np.isfinite(std) else 1.0
         self.log_source_scale.fill_(float(np.log(scale)))
@@ -239,12 +315,20 @@ class PoissonConv(MessagePassing):
     def message(self, u_j: Tensor, att: Tensor) -> Tensor:  # noqa: D102
         return att.unsqueeze(-1) * u_j
 
+    def attention_product(self, edge_index: Tensor, u: Tensor, att: Tensor) -> Tensor:
+        """``P_att u`` through PyG's ``propagate`` (``edge_index``: the edges, or the CSR ``P_att``)."""
+        return self.propagate(edge_index, u=u, att=att)
+
+    def message_and_aggregate(self, adj_t: Tensor, u: Tensor) -> Tensor:
+        """``P_att u`` as one sparse product (``adj_t`` the CSR attention matrix)."""
+        return adj_t @ u
+
     # ---------------------------------------------------------------- forward
     def forward(
         self,
         x: Tensor,
-        source: Tensor,
         edge_index: Tensor,
+        source: Tensor,
         edge_weight: Tensor | None = None,
         deg: Tensor | None = None,
     ) -> Tensor:
@@ -254,10 +338,10 @@ class PoissonConv(MessagePassing):
         ----------
         x : Tensor of shape (n, in_channels)
             Node features (attention and feature term).
-        source : Tensor of shape (n, out_channels)
-            Poisson source ``b`` (see :func:`poisson_source`).
         edge_index : LongTensor of shape (2, E)
             Both directions of every undirected edge, no self-loops needed.
+        source : Tensor of shape (n, out_channels)
+            Poisson source ``b`` (see :func:`poisson_source`).
         edge_weight : Tensor of shape (E,), optional
             Positive graph weights ``w_ij`` (unit when omitted).
         deg : Tensor of shape (n,), optional
@@ -272,29 +356,24 @@ class PoissonConv(MessagePassing):
             raise ValueError(f"source must have shape ({n}, {self.out_channels}), got {tuple(source.shape)}")
         if edge_index.dim() != 2 or edge_index.size(0) != 2:
             raise ValueError(f"edge_index must have shape (2, E), got {tuple(edge_index.shape)}")
-        if deg is None:
-            deg = self.degrees(edge_index, edge_weight, n)
-        deg = deg.to(source.dtype)
-        deg_inv = torch.where(deg > 0, 1.0 / deg.clamp_min(torch.finfo(deg.dtype).tiny), torch.zeros_like(deg))
-        db = (self.log_source_scale.exp() * deg_inv).unsqueeze(-1) * source
-        vol = deg.sum()
+        deg = (self.degrees(edge_index, edge_weight, n) if deg is None else deg).to(source.dtype)
         h, feat = self._project(x)
-        att = self.attention_weights(x, edge_index, edge_weight, h=h)
+        op = AttentionOperator(self, edge_index, self.attention_weights(x, edge_index, edge_weight, h=h),
+                               edge_weight, deg)
+        db = (self.log_source_scale.exp() * op.inv_degrees).unsqueeze(-1) * source
 
-        u = torch.zeros_like(source)
-        for t in range(self.steps):
-            if feat is not None and self.steps - t == self.feature_step:
+        def inject(t: int, u: Tensor) -> Tensor:  # the feature term, feature_step steps before the end
+            if feat is not None and self.n_steps - (t - 1) == self.feature_step:
                 u = F.dropout(u + feat, self.dropout, self.training)
-            new = self.propagate(edge_index, u=u, att=att, size=(n, n)) + db
-            if self.alpha != 0.0:
-                ubar = (deg @ u) / vol
-                new = new + self.alpha * (u - ubar)
-            u = new
+            return u
+
+        u = iterate(op, torch.zeros_like(source), self.n_steps, source=db, amplification=self.amplification,
+                    pre_step=inject)
         if feat is not None and self.feature_step == 0:
             u = F.dropout(u + feat, self.dropout, self.training)
         return u
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
-                f"hidden={self.hidden_channels}, steps={self.steps}, alpha={self.alpha:g}, "
+                f"hidden={self.hidden_channels}, n_steps={self.n_steps}, amplification={self.amplification:g}, "
                 f"feature_step={self.feature_step}, attention={self.attention})")

@@ -1,16 +1,16 @@
-"""Graph-based semi-supervised solvers (DESIGN.md §3).
+"""Graph-based semi-supervised solvers (docs/design.md §3).
 
 ``laplace``, ``poisson``, ``vlaplace`` and ``vpoisson`` return class scores;
-they share one propagation loop (:mod:`.propagation`), one stopping rule
-(:mod:`.stopping`) and one dispersion normalisation (:mod:`.normalize`).
+they are front-ends of the engine's one step kernel and stopping rule
+(:mod:`graphvar.engine`), with one dispersion normalisation (:mod:`.normalize`)
+and one class-prior projection (:mod:`.priors`).
 """
 
-from .labels import LabelBatch, parse_labels, uninformed_nodes
-from .methods import laplace, poisson, solve, vlaplace, vpoisson
+from ..engine import random_walk_stop_times
+from .labels import LabelBatch, parse_labels
+from .methods import laplace, poisson, poisson_source, solve, vlaplace, vpoisson
 from .normalize import equalize_dispersion
 from .priors import check_class_priors, class_priors_from_labels, volume_label_projection
-from .propagation import propagate
-from .stopping import random_walk_stop_times
 
 __all__ = [
     "laplace",
@@ -18,11 +18,10 @@ __all__ = [
     "vlaplace",
     "vpoisson",
     "solve",
-    "propagate",
+    "poisson_source",
     "random_walk_stop_times",
     "equalize_dispersion",
     "parse_labels",
-    "uninformed_nodes",
     "LabelBatch",
     "volume_label_projection",
     "class_priors_from_labels",

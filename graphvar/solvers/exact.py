@@ -17,6 +17,7 @@ def batched_cg(
     tol: float = 1e-10,
     max_iter: int = 10_000,
     check_every: int = 10,
+    info: dict | None = None,
 ) -> torch.Tensor:
     """Solve ``A X = rhs`` column by column for a symmetric positive (semi)definite ``A``.
 
@@ -32,6 +33,9 @@ def batched_cg(
     max_iter : int
     check_every : int
         Host synchronisation interval for the convergence test.
+    info : dict, optional
+        Filled with ``cg_iterations``, ``cg_residual`` (worst relative
+        residual) and ``converged``.
 
     Returns
     -------
@@ -56,6 +60,8 @@ def batched_cg(
         X += step * Pd
         R -= step * AP
         if it % check_every == 0 and bool((R.norm(dim=0) <= tol * bnorm).all()):
+            if info is not None:
+                info.update(cg_iterations=it, cg_residual=float((R.norm(dim=0) / bnorm).max()), converged=True)
             return X
         Z = precond * R
         rz_new = (R * Z).sum(dim=0)
@@ -64,6 +70,8 @@ def batched_cg(
         Pd = Z + beta * Pd
         rz = rz_new
     worst = float((R.norm(dim=0) / bnorm).max())
+    if info is not None:
+        info.update(cg_iterations=max_iter, cg_residual=worst, converged=False)
     warnings.warn(f"conjugate gradients stopped at max_iter={max_iter} with relative residual {worst:.2e}.",
                   RuntimeWarning, stacklevel=2)
     return X

@@ -6,11 +6,9 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 import torch
-from scipy.sparse.csgraph import connected_components
 
-__all__ = ["LabelBatch", "parse_labels", "uninformed_nodes"]
+__all__ = ["LabelBatch", "parse_labels"]
 
 
 @dataclass
@@ -100,22 +98,3 @@ def parse_labels(y, n_nodes: int, n_classes: int | None = None, *, device=None,
             stacklevel=3,
         )
     return LabelBatch(labels=t, mask=mask, onehot=onehot, n_classes=int(n_classes), batched=batched)
-
-
-def uninformed_nodes(adjacency: sp.spmatrix, labeled_mask: np.ndarray) -> np.ndarray:
-    """Nodes in connected components that contain no labeled node.
-
-    Propagation cannot reach them: their scores carry no information.
-
-    Parameters
-    ----------
-    adjacency : scipy sparse (n, n)
-    labeled_mask : bool array (n,)
-
-    Returns
-    -------
-    ndarray of node indices (sorted)
-    """
-    _, comp = connected_components(adjacency, directed=False)
-    labeled_comps = np.unique(comp[labeled_mask])
-    return np.flatnonzero(~np.isin(comp, labeled_comps))

@@ -1,10 +1,12 @@
-"""Public solvers: Laplace, Poisson, V-Laplace and V-Poisson (DESIGN.md §3).
+"""Public solvers: Laplace, Poisson, V-Laplace and V-Poisson (docs/design.md §3).
 
-All four share :func:`~graphvar.solvers.propagation.propagate`; Laplace and
+All four are front-ends of the engine's step kernel
+(:func:`graphvar.engine.iterate`) with Calder's stopping rule; Laplace and
 Poisson also have an exact conjugate-gradient solve (``method="exact"``).
 Every solver accepts one label vector ``(n,)`` or a batch ``(B, n)`` of
 labeled sets on the same graph (``-1`` = unlabeled) and returns class scores
-``(n, c)`` or ``(B, n, c)``; predictions are ``scores.argmax(-1)``.
+``(n, c)`` or ``(B, n, c)``; predictions are ``scores.argmax(-1)``. Nodes in
+connected components without a labeled node score 0 (a warning names them).
 """
 
 from __future__ import annotations
@@ -13,35 +15,22 @@ import warnings
 
 import numpy as np
 import torch
-from scipy.sparse.csgraph import connected_components
 
+from ..engine import Clamp, iterate, random_walk_stop_times
 from ..graph import Graph, as_graph
+from ..validation import check_choice, check_dtype, check_float
 from .exact import batched_cg
 from .labels import LabelBatch, parse_labels
 from .normalize import equalize_dispersion
-from .propagation import propagate
-from .stopping import random_walk_stop_times
 
-__all__ = ["laplace", "poisson", "vlaplace", "vpoisson", "solve"]
+__all__ = ["laplace", "poisson", "vlaplace", "vpoisson", "solve", "poisson_source"]
 
 METHODS = ("iterative", "exact")
 
 
-def _components(graph: Graph) -> tuple[int, np.ndarray]:
-    cached = getattr(graph, "_components", None)
-    if cached is None:
-        cached = connected_components(graph.to_scipy(), directed=False)
-        graph._components = cached
-    return cached
-
-
 def _informed(graph: Graph, labels: LabelBatch) -> torch.Tensor:
-    """BoolTensor (B, n): nodes in a connected component holding a labeled node."""
-    n_comp, comp = _components(graph)
-    mask = labels.mask.cpu().numpy()
-    if n_comp == 1:
-        return torch.ones_like(labels.mask)
-    informed = np.stack([np.isin(comp, np.unique(comp[m])) for m in mask])
+    """BoolTensor (B, n): nodes in a connected component holding a labeled node; warns otherwise."""
+    informed = graph.informed(labels.mask.cpu().numpy())
     lost = np.flatnonzero(~informed.all(axis=0))
     if lost.size:
         shown = ", ".join(map(str, lost[:10])) + (", ..." if lost.size > 10 else "")
@@ -55,53 +44,67 @@ def _informed(graph: Graph, labels: LabelBatch) -> torch.Tensor:
     return torch.from_numpy(informed).to(labels.mask.device)
 
 
-def _poisson_source(labels: LabelBatch) -> torch.Tensor:
-    """``b = Σ_{j∈Γ} (y_j − ȳ) δ_j`` as a tensor (B, n, c)."""
+def poisson_source(labels: LabelBatch) -> torch.Tensor:
+    """Calder's source ``b = Σ_{j∈Γ} (y_j − ȳ) δ_j`` (``ȳ`` the labeled class fractions), shape (B, n, c)."""
     Y = labels.onehot
     mean = Y.sum(dim=1, keepdim=True) / labels.mask.sum(dim=1)[:, None, None].to(Y.dtype)
     return (Y - mean) * labels.mask[:, :, None].to(Y.dtype)
 
 
-def _laplacian_matvec(graph: Graph, mask: torch.Tensor | None = None):
-    W, d = graph.weights, graph.degrees[:, None]
-    if mask is None:
-        return lambda X: d * X - W @ X
-    return lambda X: mask * (d * X - W @ (mask * X))
+def _columns(T: torch.Tensor) -> torch.Tensor:
+    """(B, n, c) -> (n, B * c): one column block per labeled set."""
+    B, n, c = T.shape
+    return T.permute(1, 0, 2).reshape(n, B * c)
+
+
+def _uncolumns(U: torch.Tensor, B: int, c: int) -> torch.Tensor:
+    return U.reshape(U.shape[0], B, c).permute(1, 0, 2)
 
 
 def _default_tol(dtype: torch.dtype) -> float:
     return 1e-10 if dtype == torch.float64 else 1e-5
 
 
-def _exact_laplace(graph: Graph, labels: LabelBatch, informed: torch.Tensor, tol) -> torch.Tensor:
+def _exact_laplace(graph: Graph, labels: LabelBatch, informed: torch.Tensor, tol, info: dict) -> torch.Tensor:
     B, n, c = labels.onehot.shape
-    Y = labels.onehot.permute(1, 0, 2).reshape(n, B * c)
+    Y = _columns(labels.onehot)
     free = (informed & ~labels.mask).T  # (n, B)
     M = free[:, :, None].expand(n, B, c).reshape(n, B * c).to(Y.dtype)
-    rhs = M * (graph.weights @ Y)
-    d = graph.degrees[:, None]
-    precond = M * torch.where(d > 0, 1.0 / d, torch.zeros_like(d))
-    X = batched_cg(_laplacian_matvec(graph, M), rhs, precond, tol=tol or _default_tol(Y.dtype))
-    return (X + Y).reshape(n, B, c).permute(1, 0, 2)
+    rhs = M * graph.matmul(Y)
+    X = batched_cg(lambda Z: M * graph.laplacian(M * Z), rhs, M * graph.inv_degrees[:, None],
+                   tol=tol or _default_tol(Y.dtype), info=info)
+    return _uncolumns(X + Y, B, c)
 
 
-def _exact_poisson(graph: Graph, labels: LabelBatch, tol) -> torch.Tensor:
+def _exact_poisson(graph: Graph, labels: LabelBatch, tol, info: dict) -> torch.Tensor:
     B, n, c = labels.onehot.shape
-    b = _poisson_source(labels).permute(1, 0, 2).reshape(n, B * c)
+    b = _columns(poisson_source(labels))
     d = graph.degrees
-    n_comp, comp = _components(graph)
-    comp_t = torch.from_numpy(comp).to(d.device)
+    n_comp, comp = graph.components
+    comp_t = torch.from_numpy(np.asarray(comp)).to(d.device)
     vol_c = torch.zeros(n_comp, dtype=d.dtype, device=d.device).index_add_(0, comp_t, d)
     vol_c = torch.where(vol_c > 0, vol_c, torch.ones_like(vol_c))
     if n_comp > 1:  # make the system consistent: zero net source in every component
         net = torch.zeros(n_comp, b.shape[1], dtype=b.dtype, device=b.device).index_add_(0, comp_t, b)
         b = b - d[:, None] * (net / vol_c[:, None])[comp_t]
-    precond = torch.where(d > 0, 1.0 / d, torch.zeros_like(d))
-    U = batched_cg(_laplacian_matvec(graph), b, precond, tol=tol or _default_tol(b.dtype))
+    U = batched_cg(graph.laplacian, b, graph.inv_degrees, tol=tol or _default_tol(b.dtype), info=info)
     # Fix the constant in each component: Σ_i d_i u_i = 0.
     wsum = torch.zeros(n_comp, U.shape[1], dtype=U.dtype, device=U.device).index_add_(0, comp_t, d[:, None] * U)
-    U = U - (wsum / vol_c[:, None])[comp_t]
-    return U.reshape(n, B, c).permute(1, 0, 2)
+    return _uncolumns(U - (wsum / vol_c[:, None])[comp_t], B, c)
+
+
+def _iterative(graph: Graph, labels: LabelBatch, kind: str, amplification: float, stops, progress: bool):
+    B, n, c = labels.onehot.shape
+    Y = _columns(labels.onehot)
+    if kind == "laplace":
+        mask = labels.mask.T[:, :, None].expand(n, B, c).reshape(n, B * c)
+        U = iterate(graph, Y, stops, width=c, clamp=Clamp.rows(mask, Y), amplification=amplification,
+                    progress=progress)
+    else:
+        source = graph.inv_degrees[:, None] * _columns(poisson_source(labels))
+        U = iterate(graph, torch.zeros_like(Y), stops, width=c, source=source, amplification=amplification,
+                    progress=progress)
+    return _uncolumns(U, B, c)
 
 
 def solve(
@@ -113,7 +116,7 @@ def solve(
     amplification: float = 0.0,
     normalize: bool = False,
     n_classes: int | None = None,
-    dtype: torch.dtype | None = None,
+    dtype=None,
     min_iter: int = 50,
     max_iter: int = 1000,
     tol: float | None = None,
@@ -123,47 +126,51 @@ def solve(
     """Shared driver of the four public solvers; see :func:`poisson` for the parameters.
 
     ``kind`` is ``"laplace"`` (clamped labels, no source) or ``"poisson"``
-    (source ``D⁻¹b``, free labeled nodes).
+    (source ``D⁻¹b``, free labeled nodes). ``info`` holds the method, the
+    amplification, and either the stop times with the stopping rule's
+    convergence (iterative) or the CG iterations and residual (exact).
     """
-    if kind not in ("laplace", "poisson"):
-        raise ValueError(f"kind must be 'laplace' or 'poisson', got {kind!r}.")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+    check_choice(kind, "kind", ("laplace", "poisson"))
+    check_choice(method, "method", METHODS)
+    amplification = check_float(amplification, "amplification", minimum=0.0)
     if method == "exact" and amplification:
         raise ValueError(
-            "the variance-enlarged system has no useful exact solve (DESIGN.md §3); "
+            "the variance-enlarged system has no useful exact solve (docs/design.md §3); "
             "use method='iterative' with amplification > 0."
         )
-    if not np.isfinite(amplification) or amplification < 0:
-        raise ValueError(f"amplification must be a finite number >= 0, got {amplification}.")
-    g = as_graph(graph, dtype=dtype)
+    g = as_graph(graph, dtype=None if dtype is None else check_dtype(dtype))
     labels = parse_labels(y, g.n_nodes, n_classes, device=g.device, dtype=g.dtype)
     informed = _informed(g, labels)
-    info: dict = {"method": method, "amplification": float(amplification)}
+    info: dict = {"method": method, "amplification": amplification}
     if method == "exact":
-        scores = _exact_laplace(g, labels, informed, tol) if kind == "laplace" else _exact_poisson(g, labels, tol)
+        scores = (_exact_laplace(g, labels, informed, tol, info) if kind == "laplace"
+                  else _exact_poisson(g, labels, tol, info))
     else:
-        stops = random_walk_stop_times(g, labels.mask, min_iter=min_iter, max_iter=max_iter)
-        info["stop_times"] = stops.tolist()
-        Y = labels.onehot.permute(1, 0, 2)  # (n, B, c)
-        if kind == "laplace":
-            U = propagate(g, Y, stops, clamp_mask=labels.mask.T, clamp_values=Y,
-                          amplification=amplification, progress=progress)
-        else:
-            d = g.degrees
-            dinv = torch.where(d > 0, 1.0 / d, torch.zeros_like(d))[:, None, None]
-            source = dinv * _poisson_source(labels).permute(1, 0, 2)
-            U = propagate(g, torch.zeros_like(Y), stops, source=source,
-                          amplification=amplification, progress=progress)
-        scores = U.permute(1, 0, 2)
+        stops, rule = random_walk_stop_times(g, labels.mask, min_iter=min_iter, max_iter=max_iter,
+                                             return_info=True)
+        info.update(stop_times=stops.tolist(), stop_rule_converged=rule["converged"])
+        scores = _iterative(g, labels, kind, amplification, stops, progress)
     scores = scores * informed[:, :, None].to(scores.dtype)
+    _check_finite(scores, amplification)
     if normalize:
         scores = equalize_dispersion(scores, informed & ~labels.mask)
     scores = scores if labels.batched else scores[0]
     return (scores, info) if return_info else scores
 
 
-_PARAMS_DOC = """
+def _check_finite(scores: torch.Tensor, amplification: float) -> None:
+    if bool(torch.isfinite(scores).all()):
+        return
+    hint = (f"amplification={amplification:g} is too large: the variance step diverged; use a value "
+            "between 0 and ~4" if amplification > 4 else "the weights may be too large or too small")
+    raise ValueError(f"the solver produced non-finite scores ({hint}).")
+
+
+def laplace(graph, y, *, method: str = "iterative", amplification: float = 0.0, normalize: bool = False,
+            n_classes=None, dtype=None, min_iter: int = 50, max_iter: int = 1000, tol=None,
+            progress: bool = False, return_info: bool = False):
+    """Laplace learning (Zhu, Ghahramani, Lafferty 2003): harmonic extension of the labels.
+
     Parameters
     ----------
     graph : Graph, scipy sparse, torch_geometric Data or networkx Graph
@@ -171,46 +178,117 @@ _PARAMS_DOC = """
     y : array-like or LongTensor of shape (n,) or (B, n)
         Class ids ``0..c-1``; ``-1`` marks unlabeled nodes. A ``(B, n)`` batch
         solves ``B`` labeled sets together in one wide product.
-    {extra}normalize : bool, default=False
+    method : {"iterative", "exact"}, default="iterative"
+        ``"iterative"``: ``u ← D⁻¹W u`` from ``u = y`` on Γ, 0 elsewhere,
+        clamping ``u_Γ = y_Γ``, stopped by Calder's random-walk rule.
+        ``"exact"``: conjugate gradients on ``L_UU u_U = W_UΓ y_Γ``.
+    amplification : float, default=0.0
+        Total variance amplification ``a`` (iterative only): ``a > 0`` is :func:`vlaplace`.
+    normalize : bool, default=False
         Per-class dispersion equalisation over unlabeled nodes before the argmax.
     n_classes : int, optional
         Number of classes (default: ``max(y) + 1``).
-    dtype : torch.dtype, optional
+    dtype : torch.dtype or str, optional
         Compute precision (default: the graph's, float32 unless built otherwise).
     min_iter, max_iter : int, default=50, 1000
-        Bounds of Calder's random-walk stopping rule (iterative solvers).
+        Bounds of Calder's random-walk stopping rule.
     tol : float, optional
         Relative residual of the exact CG solve (1e-10 in float64, 1e-5 in float32).
     progress : bool, default=False
         Show a progress bar over the iterations.
     return_info : bool, default=False
-        Also return a dict with the stop times.
+        Also return a dict: stop times and the stopping rule's convergence, or
+        CG iterations and residual.
 
     Returns
     -------
     scores : Tensor of shape (n, c) or (B, n, c)
         Class scores on the graph's device; predict with ``scores.argmax(-1)``.
-"""
+    """
+    return solve(graph, y, kind="laplace", method=method, amplification=amplification, normalize=normalize,
+                 n_classes=n_classes, dtype=dtype, min_iter=min_iter, max_iter=max_iter, tol=tol,
+                 progress=progress, return_info=return_info)
 
 
-def laplace(graph, y, *, method: str = "iterative", normalize: bool = False, n_classes=None, dtype=None,
-            min_iter: int = 50, max_iter: int = 1000, tol=None, progress: bool = False,
-            return_info: bool = False):
-    return solve(graph, y, kind="laplace", method=method, normalize=normalize, n_classes=n_classes,
-                 dtype=dtype, min_iter=min_iter, max_iter=max_iter, tol=tol, progress=progress,
-                 return_info=return_info)
+def poisson(graph, y, *, method: str = "iterative", amplification: float = 0.0, normalize: bool = False,
+            n_classes=None, dtype=None, min_iter: int = 50, max_iter: int = 1000, tol=None,
+            progress: bool = False, return_info: bool = False):
+    """Poisson learning (Calder, Cook, Thorpe, Slepčev, ICML 2020).
 
+    Solves ``L u = b`` with ``b = Σ_{j∈Γ} (y_j − ȳ) δ_j``.
 
-def poisson(graph, y, *, method: str = "iterative", normalize: bool = False, n_classes=None, dtype=None,
-            min_iter: int = 50, max_iter: int = 1000, tol=None, progress: bool = False,
-            return_info: bool = False):
-    return solve(graph, y, kind="poisson", method=method, normalize=normalize, n_classes=n_classes,
-                 dtype=dtype, min_iter=min_iter, max_iter=max_iter, tol=tol, progress=progress,
-                 return_info=return_info)
+    Parameters
+    ----------
+    graph : Graph, scipy sparse, torch_geometric Data or networkx Graph
+        Symmetric non-negative weights.
+    y : array-like or LongTensor of shape (n,) or (B, n)
+        Class ids ``0..c-1``; ``-1`` marks unlabeled nodes. A ``(B, n)`` batch
+        solves ``B`` labeled sets together in one wide product.
+    method : {"iterative", "exact"}, default="iterative"
+        ``"iterative"``: ``u ← D⁻¹b + D⁻¹W u`` from ``u = 0``, stopped by
+        Calder's random-walk rule (better than the exact solve at low label
+        rates, docs/design.md §3). ``"exact"``: conjugate gradients on
+        ``L u = b`` with ``Σ d_i u_i = 0`` in each connected component.
+    amplification : float, default=0.0
+        Total variance amplification ``a`` (iterative only): ``a > 0`` is :func:`vpoisson`.
+    normalize : bool, default=False
+        Per-class dispersion equalisation over unlabeled nodes before the argmax.
+    n_classes : int, optional
+        Number of classes (default: ``max(y) + 1``).
+    dtype : torch.dtype or str, optional
+        Compute precision (default: the graph's, float32 unless built otherwise).
+    min_iter, max_iter : int, default=50, 1000
+        Bounds of Calder's random-walk stopping rule.
+    tol : float, optional
+        Relative residual of the exact CG solve (1e-10 in float64, 1e-5 in float32).
+    progress : bool, default=False
+        Show a progress bar over the iterations.
+    return_info : bool, default=False
+        Also return a dict: stop times and the stopping rule's convergence, or
+        CG iterations and residual.
+
+    Returns
+    -------
+    scores : Tensor of shape (n, c) or (B, n, c)
+        Class scores on the graph's device; predict with ``scores.argmax(-1)``.
+    """
+    return solve(graph, y, kind="poisson", method=method, amplification=amplification, normalize=normalize,
+                 n_classes=n_classes, dtype=dtype, min_iter=min_iter, max_iter=max_iter, tol=tol,
+                 progress=progress, return_info=return_info)
 
 
 def vlaplace(graph, y, *, amplification: float = 1.0, normalize: bool = False, n_classes=None, dtype=None,
              min_iter: int = 50, max_iter: int = 1000, progress: bool = False, return_info: bool = False):
+    """V-Laplace: the Laplace iteration plus the variance-enlarging step (docs/design.md §3).
+
+    ``u ← D⁻¹W u + α (u − ū)``, clamping ``u_Γ = y_Γ``, with ``α = a / T``
+    (``T`` the stop time) and ``ū`` the degree-weighted mean.
+
+    Parameters
+    ----------
+    graph : Graph, scipy sparse, torch_geometric Data or networkx Graph
+        Symmetric non-negative weights.
+    y : array-like or LongTensor of shape (n,) or (B, n)
+        Class ids ``0..c-1``; ``-1`` marks unlabeled nodes.
+    amplification : float, default=1.0
+        Total variance amplification ``a``; ``a = 0`` is :func:`laplace`.
+    normalize : bool, default=False
+        Per-class dispersion equalisation over unlabeled nodes before the argmax.
+    n_classes : int, optional
+        Number of classes (default: ``max(y) + 1``).
+    dtype : torch.dtype or str, optional
+        Compute precision (default: the graph's).
+    min_iter, max_iter : int, default=50, 1000
+        Bounds of Calder's random-walk stopping rule.
+    progress : bool, default=False
+        Show a progress bar over the iterations.
+    return_info : bool, default=False
+        Also return a dict with the stop times and the stopping rule's convergence.
+
+    Returns
+    -------
+    scores : Tensor of shape (n, c) or (B, n, c)
+    """
     return solve(graph, y, kind="laplace", amplification=amplification, normalize=normalize,
                  n_classes=n_classes, dtype=dtype, min_iter=min_iter, max_iter=max_iter,
                  progress=progress, return_info=return_info)
@@ -218,38 +296,37 @@ def vlaplace(graph, y, *, amplification: float = 1.0, normalize: bool = False, n
 
 def vpoisson(graph, y, *, amplification: float = 1.0, normalize: bool = False, n_classes=None, dtype=None,
              min_iter: int = 50, max_iter: int = 1000, progress: bool = False, return_info: bool = False):
+    """V-Poisson: ``u ← D⁻¹b + D⁻¹W u + α (u − ū)``, the variance-enlarged Poisson iteration.
+
+    Stationary points satisfy ``(Lu)_i = b_i + λ q_i (u_i − ū_q)``: the
+    variance-enlarged energy of docs/design.md §3, early-stopped by Calder's
+    rule; ``α = a / T``.
+
+    Parameters
+    ----------
+    graph : Graph, scipy sparse, torch_geometric Data or networkx Graph
+        Symmetric non-negative weights.
+    y : array-like or LongTensor of shape (n,) or (B, n)
+        Class ids ``0..c-1``; ``-1`` marks unlabeled nodes.
+    amplification : float, default=1.0
+        Total variance amplification ``a``; ``a = 0`` is :func:`poisson`.
+    normalize : bool, default=False
+        Per-class dispersion equalisation over unlabeled nodes before the argmax.
+    n_classes : int, optional
+        Number of classes (default: ``max(y) + 1``).
+    dtype : torch.dtype or str, optional
+        Compute precision (default: the graph's).
+    min_iter, max_iter : int, default=50, 1000
+        Bounds of Calder's random-walk stopping rule.
+    progress : bool, default=False
+        Show a progress bar over the iterations.
+    return_info : bool, default=False
+        Also return a dict with the stop times and the stopping rule's convergence.
+
+    Returns
+    -------
+    scores : Tensor of shape (n, c) or (B, n, c)
+    """
     return solve(graph, y, kind="poisson", amplification=amplification, normalize=normalize,
                  n_classes=n_classes, dtype=dtype, min_iter=min_iter, max_iter=max_iter,
                  progress=progress, return_info=return_info)
-
-
-_METHOD_DOC = """    method : {{"iterative", "exact"}}, default="iterative"
-        ``"iterative"``: the stopped iteration ({iteration}), stopped by Calder's
-        random-walk rule. ``"exact"``: conjugate gradients on {system}.
-"""
-_AMP_DOC = """    amplification : float, default=1.0
-        Total variance amplification ``a``; each step adds ``α (u − ū)`` with
-        ``α = a / T`` (``T`` the stop time), ``ū`` the degree-weighted mean.
-        ``a = 0`` is the plain solver.
-"""
-laplace.__doc__ = (
-    "Laplace learning (Zhu et al. 2003): harmonic extension of the labels.\n"
-    + _PARAMS_DOC.format(extra=_METHOD_DOC.format(
-        iteration="``u ← D⁻¹W u`` from ``u = y`` on Γ, 0 elsewhere, clamping ``u_Γ = y_Γ``",
-        system="``L_UU u_U = W_UΓ y_Γ``"))
-)
-poisson.__doc__ = (
-    "Poisson learning (Calder, Cook, Thorpe, Slepčev, ICML 2020).\n\n"
-    "Solves ``L u = b`` with ``b = Σ_{j∈Γ} (y_j − ȳ) δ_j``.\n"
-    + _PARAMS_DOC.format(extra=_METHOD_DOC.format(
-        iteration="``u ← D⁻¹b + D⁻¹W u`` from ``u = 0``",
-        system="``L u = b`` with ``Σ d_i u_i = 0`` in each connected component"))
-)
-vlaplace.__doc__ = (
-    "V-Laplace: the Laplace iteration with the variance-enlarging step on unlabeled nodes.\n"
-    + _PARAMS_DOC.format(extra=_AMP_DOC)
-)
-vpoisson.__doc__ = (
-    "V-Poisson: ``u ← D⁻¹b + D⁻¹W u + α (u − ū)`` (variance-enlarged Poisson, DESIGN.md §3).\n"
-    + _PARAMS_DOC.format(extra=_AMP_DOC)
-)

@@ -29,7 +29,7 @@ __all__ = ["resolve_dataset", "load_xmc_dataset", "run_demo", "summarize", "mark
 
 ROWS = ("student", "student + graph teacher", "student + Gandalf")
 METRIC_KEYS = ("P@1", "P@3", "P@5", "PSP@1", "PSP@3", "PSP@5", "nDCG@5", "coverage@5")
-DEFAULT_TEACHER = dict(k=10, method="poisson", n_steps=4, topk=50, lam=0.5, threshold=0.0, max_extra=None)
+DEFAULT_TEACHER = dict(k=10, solver="poisson", n_steps=4, topk=50, lam=0.5, threshold=0.0, max_extra=None)
 DEFAULT_STUDENT = dict(epochs=20, lr=0.01, batch_size=256, weight_decay=0.0)
 
 
@@ -81,7 +81,7 @@ def _fit_score(X, T, Xte, student_params, seed, k=5):
 
 
 def run_demo(dataset, seeds=3, teacher_params=None, student_params=None, delta: float = 0.1,
-             rows=ROWS, split=None, verbose: bool = False, data=None) -> dict:
+             rows=ROWS, split=None, progress: bool = False, data=None) -> dict:
     """Run the three-row comparison over ``seeds`` and return per-seed metrics.
 
     Parameters
@@ -135,7 +135,7 @@ def run_demo(dataset, seeds=3, teacher_params=None, student_params=None, delta: 
             if r == "student":
                 scores = _fit_score(Xtr, Ytr, Xte, spar, seed)
             elif r == "student + graph teacher":
-                teacher = Teacher(random_state=seed, verbose=verbose, **tp).fit(Xtr, Ytr)
+                teacher = Teacher(random_state=seed, progress=progress, **tp).fit(Xtr, Ytr)
                 scores = _fit_score(Xtr, teacher.soft_targets(), Xte, spar, seed)
             else:
                 Z = label_centroid_features(Xtr, Ytr)

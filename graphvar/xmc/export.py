@@ -105,7 +105,7 @@ def export_teacher(teacher, out_dir, formats=("npz", "lf"), delta: float = 0.1, 
         "n_train": int(Y.shape[0]),
         "n_labels": int(Y.shape[1]),
         "graph": teacher.graph_info_,
-        "graph_nnz": int(teacher.graph_.nnz),
+        "graph_nnz": int(teacher.graph_.n_edges),
         "calibration": teacher.calibration_info_,
         "leave_one_out": ("exact cross-fitting: each row estimated by a propagation whose sources "
                           f"exclude its fold ({teacher.n_folds} folds)") if teacher.leave_one_out

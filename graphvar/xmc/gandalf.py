@@ -32,7 +32,7 @@ def _binary_csr(Y, name="Y") -> sp.csr_matrix:
     return Y
 
 
-def gandalf_soft_labels(Y, delta: float = 0.1, block_size: int = 4096, verbose: bool = False) -> sp.csr_matrix:
+def gandalf_soft_labels(Y, delta: float = 0.1, block_size: int = 4096, progress: bool = False) -> sp.csr_matrix:
     """Co-occurrence soft labels ``S[j, i] = P[y_i | y_j] = G_ij / G_jj`` (``G = YᵀY``).
 
     Parameters
@@ -44,7 +44,7 @@ def gandalf_soft_labels(Y, delta: float = 0.1, block_size: int = 4096, verbose: 
         labels seen in training).
     block_size : int, default=4096
         Label columns of ``G`` formed at a time.
-    verbose : bool, default=False
+    progress : bool, default=False
         Progress bar over blocks.
 
     Returns
@@ -60,7 +60,7 @@ def gandalf_soft_labels(Y, delta: float = 0.1, block_size: int = 4096, verbose: 
     Yc = sp.csc_matrix(Y)
     counts = np.asarray(Y.sum(axis=0)).ravel()  # G_jj
     blocks = []
-    for a in tqdm(range(0, L, block_size), desc="gandalf", disable=not verbose, leave=False):
+    for a in tqdm(range(0, L, block_size), desc="gandalf", disable=not progress, leave=False):
         b = min(L, a + block_size)
         # rows a..b of G = (Y[:, a:b])ᵀ Y, which is G[a:b, :] by symmetry
         Gb = sp.csr_matrix(sp.csr_matrix(Yc[:, a:b].T) @ Y)

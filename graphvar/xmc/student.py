@@ -47,7 +47,7 @@ class OneVsAllStudent:
         Seeds the initialisation (zeros for ``W``, prior log-odds for ``b``) and shuffling.
     device : str or torch.device, optional
         Where to train (default CPU).
-    verbose : bool, default=False
+    progress : bool, default=False
         Show a progress bar over epochs.
 
     Attributes
@@ -59,14 +59,14 @@ class OneVsAllStudent:
     """
 
     def __init__(self, epochs: int = 20, lr: float = 0.01, batch_size: int = 256, weight_decay: float = 0.0,
-                 random_state: int = 0, device=None, verbose: bool = False):
+                 random_state: int = 0, device=None, progress: bool = False):
         self.epochs = epochs
         self.lr = lr
         self.batch_size = batch_size
         self.weight_decay = weight_decay
         self.random_state = random_state
         self.device = device
-        self.verbose = verbose
+        self.progress = progress
 
     def _validate(self, X, T):
         for name in ("epochs", "batch_size"):
@@ -106,7 +106,7 @@ class OneVsAllStudent:
         opt = torch.optim.Adam([{"params": [W], "weight_decay": self.weight_decay},
                                 {"params": [b], "weight_decay": 0.0}], lr=self.lr)
         self.loss_curve_ = []
-        bar = tqdm(range(int(self.epochs)), desc="student", disable=not self.verbose, leave=False)
+        bar = tqdm(range(int(self.epochs)), desc="student", disable=not self.progress, leave=False)
         for _ in bar:
             order = torch.randperm(n, generator=gen).numpy()
             total = 0.0

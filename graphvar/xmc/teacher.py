@@ -2,7 +2,7 @@
 
 ``Teacher(...).fit(X, Y)`` builds a k-NN graph over the training points,
 propagates the label matrix with :func:`graphvar.xmc.propagation.propagate_topk`
-(top-k per row at every step), calibrates the scores to ``[0, 1]`` and holds:
+(the engine's step kernel, top-k per row at every step, on ``device``), calibrates the scores to ``[0, 1]`` and holds:
 
 * ``p_hat_``: calibrated relevance estimates p̂(label | point), top-k per row;
 * :meth:`Teacher.soft_targets`: the LEVER targets ``λ·y + (1−λ)·p̂``.
@@ -28,10 +28,12 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from .propagation import METHODS, propagate_topk, transition_matrix
+from ..engine import topk_per_row
+from .propagation import SOLVERS, propagate_topk
 
 __all__ = ["Teacher", "CALIBRATIONS", "lever_targets"]
 
@@ -94,9 +96,7 @@ def lever_targets(Y, p_hat, lam: float = 0.5, threshold: float = 0.0, max_extra:
     extra.data[extra.data < threshold] = 0.0
     extra.eliminate_zeros()
     if max_extra is not None:
-        from .propagation import prune_topk
-
-        extra = prune_topk(extra, extra.data, int(max_extra)) if max_extra > 0 else sp.csr_matrix(Y.shape)
+        extra = _keep_largest(extra, int(max_extra))
     if truth == "one":
         T = Yb + (1.0 - lam) * extra
     else:
@@ -107,6 +107,19 @@ def lever_targets(Y, p_hat, lam: float = 0.5, threshold: float = 0.0, max_extra:
     return T
 
 
+def _keep_largest(M: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """The ``k`` largest stored entries of every row of ``M`` (``k = 0``: none)."""
+    if k <= 0 or M.nnz == 0:
+        return sp.csr_matrix(M.shape, dtype=M.dtype)
+    M = sp.csr_matrix(M)
+    M.sort_indices()
+    rows = torch.from_numpy(np.repeat(np.arange(M.shape[0]), np.diff(M.indptr)))
+    keep = topk_per_row(rows, torch.from_numpy(M.data), k, M.shape[0]).numpy()
+    out = sp.csr_matrix((M.data[keep], (rows.numpy()[keep], M.indices[keep])), shape=M.shape)
+    out.sort_indices()
+    return out
+
+
 class Teacher:
     """Graph label-propagation teacher for extreme multi-label classification.
 
@@ -114,7 +127,7 @@ class Teacher:
     ----------
     k : int, default=10
         Neighbours per training point in the k-NN graph.
-    method : {"poisson", "vpoisson", "laplace"}, default="poisson"
+    solver : {"poisson", "vpoisson", "laplace"}, default="poisson"
         Propagation (see :mod:`graphvar.xmc.propagation`).
     n_steps : int or "auto", default=4
         Iterations; ``"auto"`` uses Calder's random-walk mixing rule
@@ -145,19 +158,21 @@ class Teacher:
         Most extra labels per row in the soft targets (LEVER's τ).
     truth : {"mix", "one"}, default="mix"
         Target of ground-truth labels: ``λ + (1−λ)p̂`` or 1 (see :func:`lever_targets`).
-    block_size : int, default=8192
+    block_rows : int, default=8192
         Rows per sparse product block.
     random_state : int, default=0
         Seed of the fold split and calibration rows.
-    device : str, optional
-        Device of the k-NN search (the propagation runs on CPU with scipy).
-    verbose : bool, default=False
+    device : str or torch.device, optional
+        Device of the k-NN search and of the propagation (default CPU).
+    dtype : torch.dtype or str, default=torch.float32
+        Precision of the propagation.
+    progress : bool, default=False
         Progress bars.
 
     Attributes
     ----------
-    graph_ : scipy.sparse.csr_matrix
-        Training k-NN weights.
+    graph_ : Graph
+        Training k-NN graph (on ``device``).
     scores_ : scipy.sparse.csr_matrix
         Raw propagation scores (top-k per row).
     p_hat_ : scipy.sparse.csr_matrix
@@ -174,14 +189,15 @@ class Teacher:
         Fold of every row under leave-one-out.
     """
 
-    def __init__(self, k: int = 10, method: str = "poisson", n_steps: int | str = 4, topk: int = 50,
+    def __init__(self, *, k: int = 10, solver: str = "poisson", n_steps: int | str = 4, topk: int = 50,
                  amplification: float = 1.0, kernel: str = "gaussian", metric: str = "auto",
                  backend: str = "auto", leave_one_out: bool = True, n_folds: int = 3,
                  calibration: str = "isotonic", calibration_fraction: float = 0.2,
                  lam: float = 0.5, threshold: float = 0.0, max_extra: int | None = None,
-                 truth: str = "mix", block_size: int = 8192, random_state: int = 0, device=None, verbose: bool = False):
+                 truth: str = "mix", block_rows: int = 8192, random_state: int = 0, device=None,
+                 dtype=torch.float32, progress: bool = False):
         self.k = k
-        self.method = method
+        self.solver = solver
         self.n_steps = n_steps
         self.topk = topk
         self.amplification = amplification
@@ -196,15 +212,16 @@ class Teacher:
         self.threshold = threshold
         self.max_extra = max_extra
         self.truth = truth
-        self.block_size = block_size
+        self.block_rows = block_rows
         self.random_state = random_state
         self.device = device
-        self.verbose = verbose
+        self.dtype = dtype
+        self.progress = progress
 
     # ------------------------------------------------------------------ checks
     def _validate_params(self):
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}.")
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}.")
         if self.calibration not in CALIBRATIONS:
             raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {self.calibration!r}.")
         if not (self.n_steps == "auto" or (isinstance(self.n_steps, (int, np.integer)) and self.n_steps >= 1)):
@@ -216,7 +233,7 @@ class Teacher:
         if self.metric not in ("auto", "cosine", "euclidean"):
             raise ValueError(f"metric must be 'auto', 'cosine' or 'euclidean', got {self.metric!r}.")
 
-    def _build_graph(self, X) -> sp.csr_matrix:
+    def _build_graph(self, X):
         from ..graph import knn_graph
 
         metric = self.metric
@@ -225,20 +242,16 @@ class Teacher:
         if sp.issparse(X):
             X = sp.csr_matrix(X, dtype=np.float32)
         g = knn_graph(X, k=int(self.k), kernel=self.kernel, metric=metric, backend=self.backend,
-                      device=self.device)
+                      device=self.device, dtype=self.dtype)
         self.graph_info_ = dict(g.info)
-        return g.to_scipy()
+        return g
 
-    def _resolve_steps(self, W) -> int:
+    def _resolve_steps(self, graph) -> int:
         if self.n_steps != "auto":
             return int(self.n_steps)
-        import torch
+        from ..engine import random_walk_stop_times
 
-        from ..graph import Graph
-        from ..solvers import random_walk_stop_times
-
-        g = Graph.from_scipy(W, dtype=torch.float64)
-        return int(random_walk_stop_times(g, torch.ones(W.shape[0], dtype=torch.bool)).max())
+        return int(random_walk_stop_times(graph, torch.ones(graph.n_nodes, dtype=torch.bool)).max())
 
     # --------------------------------------------------------------- fitting
     def fit(self, X, Y, label_features=None, graph=None) -> "Teacher":
@@ -270,22 +283,19 @@ class Teacher:
         if graph is None:
             if X is None:
                 raise ValueError("pass features X or a precomputed graph.")
-            W = self._build_graph(X)
+            self.graph_ = self._build_graph(X)
         else:
             from ..graph import as_graph
 
-            W = as_graph(graph).to_scipy() if not sp.issparse(graph) else sp.csr_matrix(graph)
+            self.graph_ = as_graph(graph, device=self.device, dtype=self.dtype)
             self.graph_info_ = {"given": True}
-            if W.shape != (n, n):
-                raise ValueError(f"graph has shape {W.shape} but Y has {n} rows.")
-        self.graph_ = sp.csr_matrix(W)
+            if self.graph_.n_nodes != n:
+                raise ValueError(f"graph has {self.graph_.n_nodes} nodes but Y has {n} rows.")
         t1 = time.perf_counter()
-        P, d = transition_matrix(self.graph_)
         self.n_steps_ = self._resolve_steps(self.graph_)
         rng = np.random.default_rng(self.random_state)
-        kw = dict(method=self.method, n_steps=self.n_steps_, topk=int(self.topk),
-                  amplification=self.amplification, block_size=self.block_size, P=P, degrees=d,
-                  verbose=self.verbose)
+        kw = dict(solver=self.solver, n_steps=self.n_steps_, topk=int(self.topk),
+                  amplification=self.amplification, block_rows=self.block_rows, progress=self.progress)
         n_cal = max(1, int(round(self.calibration_fraction * n)))
         cal_rows = np.sort(rng.choice(n, size=n_cal, replace=False))
         self.calibration_rows_ = cal_rows
@@ -295,7 +305,7 @@ class Teacher:
             self.folds_ = folds
             parts = []
             for f in range(int(self.n_folds)):
-                U = propagate_topk(self.graph_, Y, source=folds != f, desc=f"fold {f + 1}/{self.n_folds}", **kw)
+                U = propagate_topk(self.graph_, Y, sources=folds != f, desc=f"fold {f + 1}/{self.n_folds}", **kw)
                 parts.append(sp.diags((folds == f).astype(np.float32)) @ U)
             scores = sp.csr_matrix(sum(parts[1:], parts[0]))
             cal_scores = scores
@@ -303,7 +313,7 @@ class Teacher:
             scores = propagate_topk(self.graph_, Y, desc="propagate", **kw)
             src = np.ones(n, dtype=bool)
             src[cal_rows] = False
-            cal_scores = propagate_topk(self.graph_, Y, source=src, desc="calibration", **kw)
+            cal_scores = propagate_topk(self.graph_, Y, sources=src, desc="calibration", **kw)
         scores.eliminate_zeros()
         self.scores_ = sp.csr_matrix(scores, dtype=np.float32)
         t2 = time.perf_counter()
@@ -384,7 +394,7 @@ class Teacher:
 
     def get_params(self) -> dict[str, Any]:
         """Constructor parameters (for the manifest)."""
-        names = ("k", "method", "n_steps", "topk", "amplification", "kernel", "metric", "backend",
+        names = ("k", "solver", "n_steps", "topk", "amplification", "kernel", "metric", "backend",
                  "leave_one_out", "n_folds", "calibration", "calibration_fraction", "lam", "threshold",
-                 "max_extra", "truth", "block_size", "random_state")
+                 "max_extra", "truth", "block_rows", "random_state")
         return {k: getattr(self, k) for k in names}

@@ -1,42 +1,37 @@
-"""Matrix-free kernel-weighted k-NN operators as KeOps reductions.
+"""The Gaussian k-NN kernel graph as a matrix-free operator (KeOps reductions).
 
-graphvar stores its k-NN graph as a sparse CSR matrix and applies it with a
-sparse product. The two operators here compute the same quantities straight
-from the features with PyKeOps ``LazyTensor`` reductions, never materialising
-neighbour lists or weights:
+graphvar stores its k-NN graph as a sparse CSR matrix (:class:`Graph`).
+:class:`KNNKernelOperator` is the same graph — the symmetrised Gaussian k-NN
+weights of :func:`graphvar.graph.knn_graph` (``kernel="gaussian"``),
+``W = (A + Aᵀ)/2`` with ``a_ij = exp(-4 |x_i - x_j|² / d_k(x_i)²)`` on the k
+nearest neighbours of ``x_i`` — computed straight from the features by PyKeOps
+``LazyTensor`` reductions, never materialising neighbour weights: ``W U``
+costs ``O(n² d)`` per product and ``O(n d)`` memory. Every solver accepts it
+in place of a :class:`Graph` (it is an :class:`~graphvar.graph.operator.Operator`).
 
-:func:`knn_kernel_matvec`
-    ``W @ U`` for the symmetrised Gaussian k-NN graph that
-    :func:`graphvar.graph.knn_graph` builds (``kernel="gaussian"``),
-    ``W = (A + Aᵀ)/2`` with ``a_ij = exp(-4 |x_i - x_j|² / d_k(x_i)²)`` on the
-    k nearest neighbours of ``x_i``.
-:func:`kernel_knn_average`
-    For query points, the Gaussian-kernel-weighted average of values attached
-    to their k nearest reference points: the operator behind the estimators'
-    ``predict_proba`` for new points.
-
-Each is an exact rewrite: ``j`` is among the k nearest neighbours of ``i``
+It is an exact rewrite: ``j`` is among the k nearest neighbours of ``i``
 exactly when ``|x_i - x_j|² <= d_k(x_i)²`` (a KeOps ``Kmin`` reduction gives
 ``d_k``; a ``step`` selects the neighbours), except that points tied at
 distance ``d_k`` (to 8 ulp) are all counted where the graph keeps k of them.
 
-These are not wired into the default code paths: a matrix-free product costs
-``O(n² d)`` per call against ``O(nnz · c)`` for the stored sparse matrix, so
-it only pays where memory, not time, is the limit, or for one-off operators
-such as ``predict_proba`` on new points. ``benchmarks/bench_gpu.py
---keops-ops`` measures both on CUDA to locate the crossover. On the CPU KeOps
-runs without SIMD (DESIGN.md §6) and is slow; each new formula (dimension,
-k, number of columns, dtype) is compiled once, 8-10 s with g++/nvrtc, then
-cached in ``$KEOPS_CACHE_FOLDER``.
+Use it where memory, not time, is the limit (a GPU whose memory cannot hold
+``n·k`` edges plus the iterate), or for a one-off product. On the CPU KeOps
+runs without SIMD (docs/design.md §6) and is slow; each new formula
+(dimension, number of columns, dtype) is compiled once, 8-10 s with
+g++/nvrtc, then cached in ``$KEOPS_CACHE_FOLDER``.
 """
 
 from __future__ import annotations
 
 import os
+from functools import cached_property
 
+import numpy as np
 import torch
 
-__all__ = ["knn_bandwidths", "knn_kernel_matvec", "kernel_knn_average"]
+from .operator import Operator
+
+__all__ = ["KNNKernelOperator", "knn_bandwidths", "knn_kernel_matvec"]
 
 # The neighbour test is |x_i - x_j|² <= d_k² (1 + 8 eps): the Kmin kernel and the sum kernel
 # evaluate |x_i - x_j|² separately, and a compiler may contract them into different FMAs, so
@@ -148,42 +143,59 @@ def knn_kernel_matvec(X: torch.Tensor, U: torch.Tensor, k: int, eps2: torch.Tens
     return out[:, 0] if vec else out
 
 
-def kernel_knn_average(Q: torch.Tensor, R: torch.Tensor, V: torch.Tensor, k: int) -> torch.Tensor:
-    """Gaussian-kernel average of ``V`` over each query's k nearest reference points.
-
-    ``out_i = Σ_j w_ij V_j / Σ_j w_ij`` over the k nearest rows ``j`` of ``R``,
-    ``w_ij = exp(-4 |q_i - r_j|² / d_k(q_i)²)`` (``d_k`` the distance to the
-    k-th of them; a query equal to a reference point counts it, at weight 1).
+class KNNKernelOperator(Operator):
+    """The symmetrised Gaussian k-NN graph of ``X`` as a matrix-free :class:`Operator`.
 
     Parameters
     ----------
-    Q : Tensor (m, d)
-        Query points.
-    R : Tensor (n, d)
-        Reference points, same dtype and device.
-    V : Tensor (n, c)
-        Values on the reference points (e.g. label distributions).
-    k : int
-        ``1 <= k <= n``.
+    X : Tensor (n, d), float32 or float64
+        Features; the products run on ``X``'s device (CUDA: KeOps GPU kernels).
+    k : int, default=10
+        Neighbours per point, as in :func:`graphvar.graph.knn_graph`.
 
-    Returns
-    -------
-    Tensor (m, c)
+    Notes
+    -----
+    ``components`` needs the neighbour lists: it runs one KeOps ``argKmin``
+    (``n·k`` indices, no weights) and scipy's connected components.
     """
-    LazyTensor = _lazy()
-    Q, R = _check_points(Q, "Q"), _check_points(R, "R")
-    if Q.shape[1] != R.shape[1] or Q.dtype != R.dtype or Q.device != R.device:
-        raise ValueError(f"Q {tuple(Q.shape)} and R {tuple(R.shape)} need the same dimension, dtype and device.")
-    if not isinstance(V, torch.Tensor) or V.ndim != 2 or V.shape[0] != R.shape[0]:
-        raise ValueError(f"V must have shape ({R.shape[0]}, c), got "
-                         f"{tuple(V.shape) if isinstance(V, torch.Tensor) else type(V).__name__}.")
-    k = _check_k(k, R.shape[0], "reference points")
-    D = _sqdist(LazyTensor, Q, R)
-    eps2 = D.Kmin(k, dim=1)[:, k - 1].clamp_min(torch.finfo(Q.dtype).tiny)
-    e_i = LazyTensor(eps2[:, None, None])
-    t_i = LazyTensor((eps2 * _SLACK[Q.dtype])[:, None, None])
-    w = (t_i - D).step() * (-4.0 * D / e_i).exp()
-    V1 = torch.cat([V.to(device=R.device, dtype=R.dtype), torch.ones_like(V[:, :1], dtype=R.dtype,
-                                                                         device=R.device)], dim=1)
-    s = (w * LazyTensor(V1.contiguous()[None, :, :])).sum(dim=1)  # numerator and weight sum together
-    return s[:, :-1] / s[:, -1:]
+
+    def __init__(self, X: torch.Tensor, k: int = 10):
+        self.X = _check_points(X, "X")
+        self.k = _check_k(k, self.X.shape[0] - 1, "neighbours excluding the point itself")
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def device(self) -> torch.device:
+        return self.X.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.X.dtype
+
+    @cached_property
+    def bandwidths(self) -> torch.Tensor:
+        """``d_k(x_i)²`` of every point (one KeOps ``Kmin``)."""
+        return knn_bandwidths(self.X, self.k)
+
+    def matmul(self, U: torch.Tensor) -> torch.Tensor:
+        """``W @ U`` matrix-free (:func:`knn_kernel_matvec`)."""
+        return knn_kernel_matvec(self.X, U.to(self.dtype), self.k, self.bandwidths)
+
+    @cached_property
+    def components(self) -> tuple[int, np.ndarray]:
+        """``(n_components, component id of every node)`` of the k-NN graph."""
+        import scipy.sparse as sp
+        from scipy.sparse.csgraph import connected_components
+
+        LazyTensor = _lazy()
+        nbrs = _sqdist(LazyTensor, self.X, self.X).argKmin(self.k + 1, dim=1)[:, 1:].cpu().numpy()
+        rows = np.repeat(np.arange(self.n_nodes), self.k)
+        A = sp.csr_matrix((np.ones(rows.size), (rows, nbrs.ravel())), shape=(self.n_nodes, self.n_nodes))
+        n_comp, comp = connected_components(A, directed=False)
+        return int(n_comp), comp
+
+    def __repr__(self) -> str:
+        return f"KNNKernelOperator(n_nodes={self.n_nodes}, k={self.k}, dtype={self.dtype}, device={self.device})"

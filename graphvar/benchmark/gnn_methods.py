@@ -24,10 +24,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ._sparse import as_features
-from .baselines import BASELINE_PARAMS, GCN, APPNPNet, label_propagation
-from .classifier import DEFAULT_AMPLIFICATION, VGPNClassifier
-from .training import fit_transductive, seeded
+from ..nn._sparse import as_features
+from ..nn.baselines import BASELINE_PARAMS, GCN, APPNPNet, label_propagation
+from ..nn.classifier import DEFAULT_AMPLIFICATION, VGPNClassifier
+from ..nn.training import fit_transductive, seeded
 
 __all__ = ["METHODS", "get_method", "GNN_EPOCHS", "GNN_PATIENCE", "VGPN_PARAMS"]
 
@@ -35,7 +35,7 @@ __all__ = ["METHODS", "get_method", "GNN_EPOCHS", "GNN_PATIENCE", "VGPN_PARAMS"]
 GNN_EPOCHS = 100
 GNN_PATIENCE = 30
 #: V-GPN / GPN hyper-parameters used by the benchmark (fixed across rates).
-VGPN_PARAMS = {"steps": 10, "hidden": 64, "dropout": 0.8, "feature_step": 3, "attention": False,
+VGPN_PARAMS = {"n_steps": 10, "hidden": 64, "dropout": 0.8, "feature_step": 3, "attention": False,
                "calibrate": False, "lr": 0.05, "weight_decay": 1e-2}
 
 _FEATURE_CACHE: dict = {}
