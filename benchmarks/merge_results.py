@@ -16,7 +16,7 @@ is this merge command.
 import argparse
 from pathlib import Path
 
-from graphvar.benchmark.report import markdown_table, merge_records, read_json, write_json
+from graphvar.benchmark.report import markdown_table, merge_records, read_json, stamp_provenance, write_json
 
 
 def main(argv=None) -> None:
@@ -26,6 +26,11 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     merged = merge_records([read_json(p) for p in args.pieces], sources=[Path(p).name for p in args.pieces])
     out = Path(args.out)
+    merged = stamp_provenance(merged)
+    merged["provenance"]["note"] = (
+        f"This provenance is the merge of {len(args.pieces)} pieces; each measurement's own command line, "
+        "git commit, machine and load are in pieces[i].provenance (and pieces[i].machine)."
+    )
     write_json(merged, out.with_suffix(".json"))
     md = markdown_table(merged, baseline="poisson")
     out.with_suffix(".md").write_text(md)
