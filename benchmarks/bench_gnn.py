@@ -86,7 +86,8 @@ def markdown(record: dict) -> str:
     rates = record["rates"]
     rows = record["results"]
     lines = [f"### {record['dataset']} — {record['trials']} trials, "
-             f"validation {record['val_per_class']} per class; load {record['machine']['loadavg']}", ""]
+             f"validation {record['val_per_class']} per class; load "
+             f"{[round(x, 2) for x in record['machine']['loadavg']]}", ""]
     modes = [m for m in ("es", "fixed") if any(r["mode"] == m for r in rows)]
     for mode in modes:
         title = ("with validation-based early stopping" if mode == "es"

@@ -73,6 +73,21 @@ def synthetic_powerlaw(n: int, n_labels: int, dim: int = 64, n_clusters: int | N
     return X, Y
 
 
+def render(res: dict) -> str:
+    """The Markdown row of one run (from its JSON record alone)."""
+    t = res["teacher_params"]
+    load = ", ".join(f"{x:.2f}" for x in res["provenance"]["machine"]["loadavg"])
+    return "\n".join([
+        "| n | labels | dim | k | topk | steps | folds | graph s | propagate s | calibrate s | write s | "
+        "fit+export s | CPU s | peak RSS GB | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| {res['n']} | {res['labels']} | {res['dim']} | {t['k']} | {t['topk']} | {res['n_steps_run']} | "
+        f"{t['n_folds']} | {res['graph_s']:.1f} | {res['propagate_s']:.1f} | {res['calibrate_s']:.1f} | "
+        f"{res['write_s']:.1f} | {res['teacher_export_s']:.1f} | {res['teacher_export_cpu_s']:.1f} | "
+        f"{res['peak_rss_gb']:.2f} | {load} |",
+    ])
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=200_000)
@@ -124,14 +139,7 @@ def main(argv=None) -> int:
     }
     res = stamp_provenance(res, cmd)
     res["within_limits"] = bool(t_total < 600 and peak_gb < 6)
-    md = "\n".join([
-        "| n | labels | dim | k | topk | steps | folds | graph s | propagate s | calibrate s | write s | "
-        "fit+export s | CPU s | peak RSS GB | load avg |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-        f"| {a.n} | {a.labels} | {a.dim} | {a.k} | {teacher.topk} | {teacher.n_steps_} | {teacher.n_folds} | "
-        f"{res['graph_s']:.1f} | {res['propagate_s']:.1f} | {res['calibrate_s']:.1f} | {res['write_s']:.1f} | "
-        f"{t_total:.1f} | {cpu_s:.1f} | {peak_gb:.2f} | {', '.join(f'{x:.2f}' for x in res['provenance']['machine']['loadavg'])} |",
-    ])
+    md = render(res)
     print(md)
     print(f"labels used {res['labels_used']}, with <= 5 points {res['labels_le5']}; "
           f"within limits (< 600 s, < 6 GB): {res['within_limits']}")
