@@ -39,6 +39,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_manifest.py $(if $(FULL),--full,)
+	$(BIN)/python benchmarks/report.py
 
 bench-report: $(STAMP)
 	$(BIN)/python benchmarks/report.py
