@@ -1,0 +1,237 @@
+"""Exact k-NN candidates: float32 GEMM in cache-sized tiles with a fused threshold filter.
+
+The score matrix ``S = A Bᵀ`` (for Euclidean distances ``A = [a, |a|², 1]`` and
+``B = [-2a, 1, |a|²]``, so ``S_ij = |a_i - a_j|²``) is never materialised
+beyond one tile of ``rows × block`` floats (2 MiB, the L2 cache of one core
+here). Each tile is produced by one BLAS call (torch ``mm``) and then scanned
+once by a numba kernel that compares every score with the current admission
+threshold of its row — the row's k-th best score so far plus a rounding margin —
+with a vectorised flag pass; only the rare scores below the threshold are
+inserted into the row's sorted candidate buffer. Because ``S`` is symmetric,
+only tiles on or above the block diagonal are computed, and each off-diagonal
+tile updates the candidates of its rows *and* of its columns: half the flops
+of a plain ``n × n`` product.
+
+The result is a candidate list per row that provably holds every point whose
+float32 score is within the margin of the k-th best (or a flag saying the
+buffer overflowed); :mod:`graphvar.graph.exact` re-ranks it in float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+try:  # numba is a dependency; keep the import soft so the rest of graphvar works without it
+    import numba
+except ImportError:  # pragma: no cover - exercised only where numba is missing
+    numba = None
+
+__all__ = ["available", "tiled_candidates", "BIG"]
+
+BIG = np.float32(3.0e38)  # "no threshold yet": finite, so no kernel ever compares with inf
+
+
+def available() -> bool:
+    """Whether the tiled backend can run here (it needs numba)."""
+    return numba is not None
+
+
+if numba is not None:
+    _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
+    _pjit = numba.njit(cache=True, nogil=True, boundscheck=False, parallel=True)
+
+    @_jit
+    def _insert(bv, bi, cnt, r, v, j):
+        """Insert ``(v, j)`` into row ``r`` of the sorted buffers (ties: smaller index first)."""
+        kp = bv.shape[1]
+        c = cnt[r]
+        if c == kp:
+            last = bv[r, kp - 1]
+            if v > last or (v == last and j > bi[r, kp - 1]):
+                return
+            p = kp - 1
+        else:
+            p = c
+            cnt[r] = c + 1
+        while p > 0 and (bv[r, p - 1] > v or (bv[r, p - 1] == v and bi[r, p - 1] > j)):
+            bv[r, p] = bv[r, p - 1]
+            bi[r, p] = bi[r, p - 1]
+            p -= 1
+        bv[r, p] = v
+        bi[r, p] = j
+
+    @_jit
+    def _admit_row(S, r, c0, R, both, flag, f8, nw, bv, bi, cnt, thr, margin, k):
+        """Insert row ``r``'s flagged scores into its own (and, if ``both``, its columns') buffers."""
+        t = thr[R]
+        T = S.shape[1]
+        for w in range(nw):
+            if f8[w] == 0:
+                continue
+            for c in range(8 * w, min(8 * w + 8, T)):
+                if not flag[c]:
+                    continue
+                v = S[r, c]
+                J = c0 + c
+                if v <= t and J != R:
+                    _insert(bv, bi, cnt, R, v, J)
+                    if cnt[R] >= k:
+                        t = bv[R, k - 1] + margin[R]
+                if both and v <= thr[J]:
+                    _insert(bv, bi, cnt, J, v, R)
+                    if cnt[J] >= k:
+                        thr[J] = bv[J, k - 1] + margin[J]
+        thr[R] = t
+
+    @_jit
+    def _scan_tile(S, r0, c0, both, bv, bi, cnt, thr, margin, k, flag):
+        """One thread: scan a tile for rows ``r0..`` (and columns ``c0..`` when ``both``)."""
+        m, T = S.shape
+        f8 = flag.view(np.uint64)
+        nw = (T + 7) // 8
+        for c in range(T, nw * 8):
+            flag[c] = False
+        tc = thr[c0:c0 + T]
+        for r in range(m):
+            R = r0 + r
+            t = thr[R]
+            if both:
+                for c in range(T):
+                    v = S[r, c]
+                    flag[c] = (v <= t) | (v <= tc[c])
+            else:
+                for c in range(T):
+                    flag[c] = S[r, c] <= t
+            acc = np.uint64(0)
+            for w in range(nw):
+                acc |= f8[w]
+            if acc != 0:
+                _admit_row(S, r, c0, R, both, flag, f8, nw, bv, bi, cnt, thr, margin, k)
+
+    @_pjit
+    def _scan_rows_par(S, r0, c0, bv, bi, cnt, thr, margin, k, chunk):
+        """Threads over row chunks: the tile's row side only."""
+        m, T = S.shape
+        nw = (T + 7) // 8
+        for q in numba.prange((m + chunk - 1) // chunk):
+            flag = np.zeros(nw * 8, np.bool_)
+            f8 = flag.view(np.uint64)
+            for r in range(q * chunk, min(m, (q + 1) * chunk)):
+                R = r0 + r
+                t = thr[R]
+                for c in range(T):
+                    flag[c] = S[r, c] <= t
+                acc = np.uint64(0)
+                for w in range(nw):
+                    acc |= f8[w]
+                if acc != 0:
+                    _admit_row(S, r, c0, R, False, flag, f8, nw, bv, bi, cnt, thr, margin, k)
+
+    @_pjit
+    def _scan_cols_par(S, r0, c0, bv, bi, cnt, thr, margin, k, chunk):
+        """Threads over column chunks: the tile's column side only (columns never meet rows)."""
+        m, T = S.shape
+        for q in numba.prange((T + chunk - 1) // chunk):
+            a = q * chunk
+            b = min(T, a + chunk)
+            for r in range(m):
+                for c in range(a, b):
+                    v = S[r, c]
+                    J = c0 + c
+                    if v <= thr[J]:
+                        _insert(bv, bi, cnt, J, v, r0 + r)
+                        if cnt[J] >= k:
+                            thr[J] = bv[J, k - 1] + margin[J]
+
+
+def _threads(n_threads: int | None) -> int:
+    if n_threads is None:
+        n_threads = torch.get_num_threads()
+    return max(1, min(int(n_threads), int(numba.config.NUMBA_NUM_THREADS)))
+
+
+def tiled_candidates(
+    A: np.ndarray,
+    B: np.ndarray,
+    k: int,
+    n_candidates: int,
+    margin: np.ndarray,
+    *,
+    n_threads: int | None = None,
+    block: int = 2048,
+    rows: int = 256,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate neighbours of every row under the symmetric score ``S = A Bᵀ``.
+
+    Parameters
+    ----------
+    A, B : ndarray of shape (n, p), float32, C-contiguous
+        Factors of the score; ``A_i · B_j`` must equal ``A_j · B_i`` in exact
+        arithmetic (the kernel computes each pair once and uses it both ways).
+    k : int
+        Neighbours wanted (self excluded).
+    n_candidates : int
+        Buffer size per row, ``k <= n_candidates <= n - 1``.
+    margin : ndarray of shape (n,), float32
+        Admission slack: a score is kept while it is at most the row's current
+        k-th best plus ``margin``.
+    n_threads : int, optional
+        Threads for the scan (default: ``torch.get_num_threads()``); the GEMM
+        uses torch's threads.
+    block, rows : int
+        Tile shape: ``rows`` query rows × ``block`` columns per GEMM.
+    progress : bool
+        Show a tqdm bar over row blocks.
+
+    Returns
+    -------
+    indices : ndarray of shape (n, n_candidates), int64
+        Candidates sorted by float32 score (ties by index).
+    bound : ndarray of shape (n,), float32
+        Every point *not* in a row's candidates has float32 score ``>= bound``.
+    """
+    if numba is None:  # pragma: no cover
+        raise ValueError("backend='tiled' needs numba; install it (pip install numba) or use backend='torch'.")
+    n = A.shape[0]
+    kp = int(n_candidates)
+    bv = np.full((n, kp), BIG, np.float32)
+    bi = np.full((n, kp), -1, np.int64)
+    cnt = np.zeros(n, np.int64)
+    thr = np.full(n, BIG, np.float32)
+    margin = np.ascontiguousarray(margin, dtype=np.float32)
+    At, Bt = torch.from_numpy(A), torch.from_numpy(B)
+    threads = _threads(n_threads)
+    flag = np.zeros(block + 8, np.bool_)
+    buffers: dict[tuple[int, int], torch.Tensor] = {}
+    starts = range(0, n, block)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="k-NN (tiled)", unit="block")
+    for i0 in starts:
+        i1 = min(i0 + block, n)
+        for j0 in range(i0, n, block):
+            j1 = min(j0 + block, n)
+            Bj = Bt[j0:j1].T
+            for s0 in range(i0, i1, rows):
+                s1 = min(s0 + rows, i1)
+                shape = (s1 - s0, j1 - j0)
+                S = buffers.get(shape)
+                if S is None:
+                    S = buffers[shape] = torch.empty(shape, dtype=torch.float32)
+                torch.mm(At[s0:s1], Bj, out=S)
+                Sn = S.numpy()
+                both = j0 != i0  # off-diagonal tile: also update the columns' rows
+                if threads == 1:
+                    _scan_tile(Sn, s0, j0, both, bv, bi, cnt, thr, margin, k, flag)
+                else:
+                    numba.set_num_threads(threads)
+                    _scan_rows_par(Sn, s0, j0, bv, bi, cnt, thr, margin, k, 16)
+                    if both:
+                        _scan_cols_par(Sn, s0, j0, bv, bi, cnt, thr, margin, k, 64)
+    full = cnt == kp
+    bound = np.minimum(thr, np.where(full, bv[:, -1], BIG))
+    bound[cnt == n - 1] = np.inf  # every other point is a candidate: nothing was left out
+    return bi, bound
