@@ -117,7 +117,7 @@ def knn_graph(
     *,
     symmetrize: bool = True,
     approximate: bool | str = "auto",
-    ef_search: int | None = None,
+    n_probe: int | None = None,
     recall_sample: int | None = None,
     progress: bool = False,
 ) -> Graph:
@@ -145,7 +145,7 @@ def knn_graph(
     symmetrize : bool, default=True
         ``False`` returns a directed graph (``Graph.directed``): row ``i`` holds
         the ``k`` weights of ``i``'s edges to its neighbours.
-    approximate, ef_search, recall_sample, progress
+    approximate, n_probe, recall_sample, progress
         Approximate search and its recall; see :func:`knn_search`.
 
     Returns
@@ -168,7 +168,7 @@ def knn_graph(
         raise ValueError(f"metric='dot' ranks by inner product, which is not a distance, so kernel={kernel!r} "
                          "is undefined; use kernel='uniform', or metric='cosine'/'angular' for a weighted graph.")
     t0 = time.perf_counter()
-    extra = {} if ef_search is None else {"ef_search": ef_search}
+    extra = {} if n_probe is None else {"n_probe": n_probe}
     idx, dist, sinfo = _search(X, k, metric=metric, backend=backend, device=device, approximate=approximate,
                                recall_sample=recall_sample, progress=progress, **extra)
     sinfo.pop("dtype", None)

@@ -29,6 +29,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+try:
+    import numba
+except ImportError:  # pragma: no cover - numba is a dependency; torch below is the fallback
+    numba = None
+
 __all__ = ["Prepared", "prepare", "refine", "exhaustive_rows", "pair_scores", "to_distance", "FAMILY"]
 
 U32 = 2.0 ** -24
@@ -97,9 +102,65 @@ def prepare(X: torch.Tensor, metric: str) -> Prepared:
     return Prepared(Y=Y, A=A.contiguous(), family=family, metric=metric, scale=scale, eps32=eps32, eps64=eps64)
 
 
+_CODES = {"l2": 0, "dot": 1, "l1": 2, "hamming": 3}
+
+if numba is not None:
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def _score(Y, i, j, code):
+        s = 0.0
+        d = Y.shape[1]
+        if code == 0:
+            for q in range(d):
+                t = Y[i, q] - Y[j, q]
+                s += t * t
+        elif code == 1:
+            for q in range(d):
+                s -= Y[i, q] * Y[j, q]
+        elif code == 2:
+            for q in range(d):
+                s += abs(Y[i, q] - Y[j, q])
+        else:
+            for q in range(d):
+                s += Y[i, q] != Y[j, q]
+        return s
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def _pair_kernel(Y, rows, cols, code, out):
+        for m in range(rows.shape[0]):
+            out[m] = _score(Y, rows[m], cols[m], code)
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def _refine_kernel(Y, cand, code, k, out_idx, out_score):
+        """Exact scores of each row's candidates, the first k by (score, index); -1 slots sort last."""
+        n, m = cand.shape
+        sc = np.empty(m, np.float64)
+        ix = np.empty(m, np.int64)
+        big = np.iinfo(np.int64).max
+        for i in range(n):
+            for p in range(m):
+                j = cand[i, p]
+                s = np.inf if j < 0 else _score(Y, i, j, code)
+                j = big if j < 0 else j
+                q = p
+                while q > 0 and (sc[q - 1] > s or (sc[q - 1] == s and ix[q - 1] > j)):
+                    sc[q] = sc[q - 1]
+                    ix[q] = ix[q - 1]
+                    q -= 1
+                sc[q] = s
+                ix[q] = j
+            for p in range(k):
+                out_idx[i, p] = ix[p] if ix[p] != big else -1
+                out_score[i, p] = sc[p]
+
+
 def pair_scores(Y: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, family: str,
                 chunk: int = 1 << 22) -> torch.Tensor:
     """Exact float64 scores of the pairs ``(rows[m], cols[m])``, computed by differences."""
+    if numba is not None and Y.device.type == "cpu":
+        out = np.empty(rows.shape[0], np.float64)
+        _pair_kernel(np.ascontiguousarray(Y.numpy()), rows.numpy().astype(np.int64, copy=False),
+                     cols.numpy().astype(np.int64, copy=False), _CODES[family], out)
+        return torch.from_numpy(out)
     out = torch.empty(rows.shape[0], dtype=torch.float64, device=Y.device)
     step = max(1, chunk // max(1, Y.shape[1]))
     for s in range(0, rows.shape[0], step):
@@ -143,12 +204,18 @@ def refine(prep: Prepared, cand: torch.Tensor, bound: torch.Tensor | None, k: in
     n, m = cand.shape
     dev = prep.Y.device
     cand = cand.to(dev)
-    rows = torch.arange(n, device=dev).repeat_interleave(m)
-    empty = cand < 0
-    score = pair_scores(prep.Y, rows, cand.clamp_min(0).reshape(-1), prep.family).view(n, m)
-    score[empty] = math.inf
-    cand, score = _lex_order(cand, score)
-    idx, score = cand[:, :k].contiguous(), score[:, :k].contiguous()
+    if numba is not None and dev.type == "cpu":
+        idx_np, sc_np = np.empty((n, k), np.int64), np.empty((n, k), np.float64)
+        _refine_kernel(np.ascontiguousarray(prep.Y.numpy()), np.ascontiguousarray(cand.numpy(), dtype=np.int64),
+                       _CODES[prep.family], k, idx_np, sc_np)
+        idx, score = torch.from_numpy(idx_np), torch.from_numpy(sc_np)
+    else:
+        rows = torch.arange(n, device=dev).repeat_interleave(m)
+        empty = cand < 0
+        score = pair_scores(prep.Y, rows, cand.clamp_min(0).reshape(-1), prep.family).view(n, m)
+        score[empty] = math.inf
+        cand, score = _lex_order(cand, score)
+        idx, score = cand[:, :k].contiguous(), score[:, :k].contiguous()
     if bound is None:
         return idx, score, torch.empty(0, dtype=torch.long, device=dev)
     b = bound.to(device=dev, dtype=torch.float64)

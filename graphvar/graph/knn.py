@@ -47,7 +47,7 @@ BACKENDS = ("auto", "torch", "keops", "faiss", "tiled")
 METRICS = ("euclidean", "cosine", "angular", "manhattan", "hamming", "dot")
 GEMM_METRICS = ("euclidean", "cosine", "angular", "dot")
 #: ``approximate="auto"`` searches approximately from this many points on (CPU, dense X):
-#: where the measured exact tiled search first costs more than HNSW at recall@10 >= 0.99.
+#: where the measured exact tiled search costs several times the approximate one at recall@10 >= 0.99.
 APPROXIMATE_MIN_SAMPLES = 200_000
 
 
@@ -221,10 +221,10 @@ def _use_approximate(approximate, name: str, dev: torch.device, n: int, metric: 
             raise ValueError(f"approximate=True supports metric in {_approx.METRICS} on CPU, got "
                              f"metric={metric!r} on {dev}; use approximate=False.")
         if not _approx.available():
-            raise ValueError("approximate=True needs faiss; install it (pip install faiss-cpu).")
+            raise ValueError("approximate=True needs numba; install it (pip install numba).")
         return True
     return (approximate == "auto" and dev.type == "cpu" and n >= APPROXIMATE_MIN_SAMPLES
-            and metric in _approx.METRICS and _approx.available() and name in ("tiled", "faiss", "torch"))
+            and metric in _approx.METRICS and _approx.available())
 
 
 def _exact_candidates(prep, name: str, k: int, kp: int, block: int, progress: bool, backend: str):
@@ -252,7 +252,7 @@ def knn_search(
     block_size: int | None = None,
     *,
     approximate: bool | str = "auto",
-    ef_search: int = _approx.DEFAULT_EF_SEARCH,
+    n_probe: int = _approx.DEFAULT_N_PROBE,
     recall_sample: int | None = None,
     random_state: int | None = 0,
     progress: bool = False,
@@ -279,14 +279,17 @@ def knn_search(
         Query rows per block of the ``torch`` backend (bounds memory at
         ``block_size * n`` scores).
     approximate : bool or "auto", default="auto"
-        ``True``: HNSW graph search (faiss), then exact distances of what it
-        found. ``"auto"``: approximate only on CPU from
+        ``True``: approximate search (:mod:`graphvar.graph.approximate`: k-means
+        cells, each searched against its ``n_probe`` nearest cells by the tiled
+        GEMM kernel), then exact distances of what it found. ``"auto"``:
+        approximate only on CPU for ``euclidean``/``cosine``/``angular`` from
         :data:`APPROXIMATE_MIN_SAMPLES` points on, where it is measured faster
         than exact search at recall@10 >= 0.99. ``False``: always exact.
-    ef_search : int, default=64
-        Approximate search only: HNSW's ``efSearch``, the number of candidates
-        each query keeps while walking the graph. The one knob trading recall
-        for time (measured on FashionMNIST PCA-50 in ``benchmarks/bench_knn.py``).
+    n_probe : int, default=24
+        Approximate search only: how many nearest k-means cells are searched
+        with each cell — the one knob trading recall for time (time grows about
+        linearly in it; recall@10 on FashionMNIST PCA-50 70k: 12 → 0.979,
+        16 → 0.989, 24 → 0.996; see ``benchmarks/bench_knn.py``).
     recall_sample : int, optional
         Approximate search only: rows whose neighbours are checked exactly to
         estimate recall@k (default 1000; 0 disables).
@@ -304,7 +307,7 @@ def knn_search(
     info : dict, only with ``return_info=True``
     """
     idx, dist, info = _search(X, k, metric=metric, backend=backend, device=device, block_size=block_size,
-                              approximate=approximate, ef_search=ef_search, recall_sample=recall_sample,
+                              approximate=approximate, n_probe=n_probe, recall_sample=recall_sample,
                               random_state=random_state, progress=progress)
     out_dtype = info.pop("dtype")
     dist = dist.to(out_dtype)
@@ -317,7 +320,7 @@ def knn_search(
 
 
 def _search(X, k, *, metric="euclidean", backend="auto", device=None, block_size=None, approximate="auto",
-            ef_search=_approx.DEFAULT_EF_SEARCH, recall_sample=None, random_state=0, progress=False):
+            n_probe=_approx.DEFAULT_N_PROBE, recall_sample=None, random_state=0, progress=False):
     """:func:`knn_search` returning float64 distances and ``info`` (with the caller's ``dtype``)."""
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}.")
@@ -338,9 +341,9 @@ def _search(X, k, *, metric="euclidean", backend="auto", device=None, block_size
     info["dtype"] = X.dtype
     prep = exact.prepare(X.to(dev), metric)
     if _use_approximate(approximate, name, dev, n, metric):
-        idx, score, extra = _approx.search(prep, k, ef_search=ef_search, recall_sample=recall_sample,
-                                           random_state=random_state)
-        info.update(extra, backend="hnsw")
+        idx, score, extra = _approx.search(prep, k, n_probe=n_probe, recall_sample=recall_sample,
+                                           random_state=random_state, progress=progress)
+        info.update(extra, backend="ivf-tiled")
     else:
         kp = n_candidates(k, n)
         cand, bound = _exact_candidates(prep, name, k, kp, block_size, progress, backend)

@@ -27,7 +27,7 @@ try:  # numba is a dependency; keep the import soft so the rest of graphvar work
 except ImportError:  # pragma: no cover - exercised only where numba is missing
     numba = None
 
-__all__ = ["available", "tiled_candidates", "BIG"]
+__all__ = ["available", "tiled_candidates", "run_tiles", "block_pairs", "BIG"]
 
 BIG = np.float32(3.0e38)  # "no threshold yet": finite, so no kernel ever compares with inf
 
@@ -62,8 +62,11 @@ if numba is not None:
         bi[r, p] = j
 
     @_jit
-    def _admit_row(S, r, c0, R, both, flag, f8, nw, bv, bi, cnt, thr, margin, k):
-        """Insert row ``r``'s flagged scores into its own (and, if ``both``, its columns') buffers."""
+    def _admit_row(S, r, c0, R, both, flag, f8, nw, bv, bi, cnt, thr, tcol, margin, k):
+        """Insert row ``r``'s flagged scores into its own (and, if ``both``, its columns') buffers.
+
+        ``tcol`` holds the column rows' thresholds (a local copy, written back by the caller).
+        """
         t = thr[R]
         T = S.shape[1]
         for w in range(nw):
@@ -78,10 +81,10 @@ if numba is not None:
                     _insert(bv, bi, cnt, R, v, J)
                     if cnt[R] >= k:
                         t = bv[R, k - 1] + margin[R]
-                if both and v <= thr[J]:
+                if both and v <= tcol[c]:
                     _insert(bv, bi, cnt, J, v, R)
                     if cnt[J] >= k:
-                        thr[J] = bv[J, k - 1] + margin[J]
+                        tcol[c] = bv[J, k - 1] + margin[J]
         thr[R] = t
 
     @_jit
@@ -92,14 +95,13 @@ if numba is not None:
         nw = (T + 7) // 8
         for c in range(T, nw * 8):
             flag[c] = False
-        tc = thr[c0:c0 + T]
+        tcol = thr[c0:c0 + T].copy()  # a private copy: the flag loop below then vectorises
         for r in range(m):
             R = r0 + r
             t = thr[R]
             if both:
                 for c in range(T):
-                    v = S[r, c]
-                    flag[c] = (v <= t) | (v <= tc[c])
+                    flag[c] = S[r, c] <= max(t, tcol[c])
             else:
                 for c in range(T):
                     flag[c] = S[r, c] <= t
@@ -107,7 +109,9 @@ if numba is not None:
             for w in range(nw):
                 acc |= f8[w]
             if acc != 0:
-                _admit_row(S, r, c0, R, both, flag, f8, nw, bv, bi, cnt, thr, margin, k)
+                _admit_row(S, r, c0, R, both, flag, f8, nw, bv, bi, cnt, thr, tcol, margin, k)
+        if both:
+            thr[c0:c0 + T] = tcol
 
     @_pjit
     def _scan_rows_par(S, r0, c0, bv, bi, cnt, thr, margin, k, chunk):
@@ -126,7 +130,7 @@ if numba is not None:
                 for w in range(nw):
                     acc |= f8[w]
                 if acc != 0:
-                    _admit_row(S, r, c0, R, False, flag, f8, nw, bv, bi, cnt, thr, margin, k)
+                    _admit_row(S, r, c0, R, False, flag, f8, nw, bv, bi, cnt, thr, thr, margin, k)
 
     @_pjit
     def _scan_cols_par(S, r0, c0, bv, bi, cnt, thr, margin, k, chunk):
@@ -149,6 +153,72 @@ def _threads(n_threads: int | None) -> int:
     if n_threads is None:
         n_threads = torch.get_num_threads()
     return max(1, min(int(n_threads), int(numba.config.NUMBA_NUM_THREADS)))
+
+
+def block_pairs(n: int, block: int):
+    """Range pairs ``((i0, i1), (j0, j1))`` on and above the block diagonal of an ``n × n`` matrix."""
+    for i0 in range(0, n, block):
+        yield [((i0, min(i0 + block, n)), (j0, min(j0 + block, n))) for j0 in range(i0, n, block)]
+
+
+class _Tiles:
+    """Candidate buffers plus the GEMM-and-scan loop over range pairs."""
+
+    def __init__(self, A, B, k, n_candidates, margin, n_threads, rows, width):
+        n = A.shape[0]
+        self.k, self.kp, self.rows = int(k), int(n_candidates), int(rows)
+        self.bv = np.full((n, self.kp), BIG, np.float32)
+        self.bi = np.full((n, self.kp), -1, np.int64)
+        self.cnt = np.zeros(n, np.int64)
+        self.thr = np.full(n, BIG, np.float32)
+        self.margin = np.ascontiguousarray(margin, dtype=np.float32)
+        self.At, self.Bt = torch.from_numpy(A), torch.from_numpy(B)
+        self.threads = _threads(n_threads)
+        self.flag = np.zeros(width + 8, np.bool_)
+        self.buffer = torch.empty(self.rows * width, dtype=torch.float32)
+
+    def pair(self, i0, i1, j0, j1, both):
+        """Scan rows ``i0:i1`` against columns ``j0:j1``: disjoint ranges (``both``: the tile also
+        updates the columns' own candidates) or the same range (``both=False``)."""
+        Bj = self.Bt[j0:j1].T
+        for s0 in range(i0, i1, self.rows):
+            s1 = min(s0 + self.rows, i1)
+            S = self.buffer[:(s1 - s0) * (j1 - j0)].view(s1 - s0, j1 - j0)
+            torch.mm(self.At[s0:s1], Bj, out=S)
+            Sn = S.numpy()
+            args = (self.bv, self.bi, self.cnt, self.thr, self.margin, self.k)
+            if self.threads == 1:
+                _scan_tile(Sn, s0, j0, both, *args, self.flag)
+            else:
+                numba.set_num_threads(self.threads)
+                _scan_rows_par(Sn, s0, j0, *args, 16)
+                if both:
+                    _scan_cols_par(Sn, s0, j0, *args, 64)
+
+
+def run_tiles(A, B, k, n_candidates, margin, groups, *, n_threads=None, rows=256, width=2048,
+              progress=False, total=None):
+    """Scan every range pair in ``groups`` (an iterable of lists of pairs); return the raw buffers.
+
+    Returns ``(indices, scores, counts, thresholds)`` of the candidate buffers.
+    """
+    if numba is None:  # pragma: no cover
+        raise ValueError("backend='tiled' needs numba; install it (pip install numba) or use backend='torch'.")
+    tiles = _Tiles(A, B, k, n_candidates, margin, n_threads, rows, width)
+    if progress:
+        from tqdm.auto import tqdm
+
+        groups = tqdm(groups, desc="k-NN (tiled)", unit="block", total=total)
+    for group in groups:
+        for (i0, i1), (j0, j1) in group:
+            if (i0, i1) == (j0, j1):  # a diagonal range: its own upper block triangle
+                for sub in block_pairs(i1 - i0, width):
+                    for (a0, a1), (b0, b1) in sub:
+                        tiles.pair(i0 + a0, i0 + a1, i0 + b0, i0 + b1, b0 != a0)
+            else:  # disjoint ranges; columns wider than the buffer are split
+                for c0 in range(j0, j1, width):
+                    tiles.pair(i0, i1, c0, min(c0 + width, j1), True)
+    return tiles.bi, tiles.bv, tiles.cnt, tiles.thr
 
 
 def tiled_candidates(
@@ -192,46 +262,10 @@ def tiled_candidates(
     bound : ndarray of shape (n,), float32
         Every point *not* in a row's candidates has float32 score ``>= bound``.
     """
-    if numba is None:  # pragma: no cover
-        raise ValueError("backend='tiled' needs numba; install it (pip install numba) or use backend='torch'.")
     n = A.shape[0]
-    kp = int(n_candidates)
-    bv = np.full((n, kp), BIG, np.float32)
-    bi = np.full((n, kp), -1, np.int64)
-    cnt = np.zeros(n, np.int64)
-    thr = np.full(n, BIG, np.float32)
-    margin = np.ascontiguousarray(margin, dtype=np.float32)
-    At, Bt = torch.from_numpy(A), torch.from_numpy(B)
-    threads = _threads(n_threads)
-    flag = np.zeros(block + 8, np.bool_)
-    buffers: dict[tuple[int, int], torch.Tensor] = {}
-    starts = range(0, n, block)
-    if progress:
-        from tqdm.auto import tqdm
-
-        starts = tqdm(starts, desc="k-NN (tiled)", unit="block")
-    for i0 in starts:
-        i1 = min(i0 + block, n)
-        for j0 in range(i0, n, block):
-            j1 = min(j0 + block, n)
-            Bj = Bt[j0:j1].T
-            for s0 in range(i0, i1, rows):
-                s1 = min(s0 + rows, i1)
-                shape = (s1 - s0, j1 - j0)
-                S = buffers.get(shape)
-                if S is None:
-                    S = buffers[shape] = torch.empty(shape, dtype=torch.float32)
-                torch.mm(At[s0:s1], Bj, out=S)
-                Sn = S.numpy()
-                both = j0 != i0  # off-diagonal tile: also update the columns' rows
-                if threads == 1:
-                    _scan_tile(Sn, s0, j0, both, bv, bi, cnt, thr, margin, k, flag)
-                else:
-                    numba.set_num_threads(threads)
-                    _scan_rows_par(Sn, s0, j0, bv, bi, cnt, thr, margin, k, 16)
-                    if both:
-                        _scan_cols_par(Sn, s0, j0, bv, bi, cnt, thr, margin, k, 64)
-    full = cnt == kp
+    bi, bv, cnt, thr = run_tiles(A, B, k, n_candidates, margin, block_pairs(n, block), n_threads=n_threads,
+                                 rows=rows, width=block, progress=progress, total=-(-n // block))
+    full = cnt == n_candidates
     bound = np.minimum(thr, np.where(full, bv[:, -1], BIG))
     bound[cnt == n - 1] = np.inf  # every other point is a candidate: nothing was left out
     return bi, bound
