@@ -7,8 +7,10 @@ One process, one thread by default (``--threads``), everything on the same input
 * exact search: graphvar's ``tiled``, ``faiss`` and ``torch`` backends and
   scikit-learn's brute force — seconds, *effective* GFLOP/s (the ``2 n² d``
   flops of a full distance product divided by the time) and % of the peak;
-* approximate search: graphvar's HNSW (faiss) at several ``ef_search``, faiss
-  IVF-Flat at several ``nprobe``, pynndescent at two ``n_neighbors``;
+* approximate search: graphvar's (k-means cells searched pairwise by the tiled
+  kernel) at several ``n_probe``, faiss HNSW (M = 32, efConstruction = 64) at
+  several ``efSearch``, faiss IVF-Flat at several ``nprobe``, pynndescent at two
+  ``n_neighbors``;
 * GraphLearning 1.7.5's default graph ``gl.weightmatrix.knn(X, 10)`` (annoy,
   10 trees) and its search ``knnsearch``;
 * recall@10 of everything against the exact neighbours (tie-aware: a found
@@ -138,10 +140,24 @@ def sklearn_brute(X):
     return _drop_self(ind, K), s, {}
 
 
-def graphvar_hnsw(X, ef):
-    (idx, _, info), s = timed(lambda: knn_search(X, K, approximate=True, ef_search=ef, recall_sample=0,
+def graphvar_ivf(X, n_probe):
+    (idx, _, info), s = timed(lambda: knn_search(X, K, approximate=True, n_probe=n_probe, recall_sample=0,
                                                  return_info=True))
-    return idx.numpy(), s, {"index_seconds": round(info["index_seconds"], 2)}
+    return idx.numpy(), s, {"index_seconds": round(info["index_seconds"], 2), "n_cells": info["n_cells"]}
+
+
+def faiss_hnsw(X, ef):
+    import faiss
+
+    def run():
+        index = faiss.IndexHNSWFlat(X.shape[1], 32)
+        index.hnsw.efConstruction = 64
+        index.add(X)
+        index.hnsw.efSearch = ef
+        return index.search(X, K + 1)[1]
+
+    ind, s = timed(run)
+    return _drop_self(ind, K), s, {"M": 32, "efConstruction": 64}
 
 
 def faiss_ivf(X, nprobe):
@@ -218,8 +234,10 @@ def run_size(records, dataset, X, peak, quick, peers, exact_all=True):
 
 def approx_rows(records, dataset, X, truth, peak, quick, peers):
     n, d = X.shape
-    for ef in ((16, 64) if quick else (16, 32, 64, 128)):
-        row(records, dataset, n, d, "graphvar HNSW", f"ef_search={ef}", graphvar_hnsw(X, ef), truth, peak)
+    for p in ((16, 24) if quick else (12, 16, 24, 32)):
+        row(records, dataset, n, d, "graphvar approximate", f"n_probe={p}", graphvar_ivf(X, p), truth, peak)
+    for ef in ((32,) if quick else (32, 64, 128)):
+        row(records, dataset, n, d, "faiss HNSW", f"efSearch={ef}", faiss_hnsw(X, ef), truth, peak)
     for nprobe in ((8,) if quick else (8, 16, 32)):
         row(records, dataset, n, d, "faiss IVF-Flat", f"nprobe={nprobe}", faiss_ivf(X, nprobe), truth, peak)
     if peers and n <= 200_000:

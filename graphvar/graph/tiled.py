@@ -156,9 +156,17 @@ def _threads(n_threads: int | None) -> int:
 
 
 def block_pairs(n: int, block: int):
-    """Range pairs ``((i0, i1), (j0, j1))`` on and above the block diagonal of an ``n × n`` matrix."""
-    for i0 in range(0, n, block):
-        yield [((i0, min(i0 + block, n)), (j0, min(j0 + block, n))) for j0 in range(i0, n, block)]
+    """Range pairs ``((i0, i1), (j0, j1))`` on and above the block diagonal of an ``n × n`` matrix.
+
+    The diagonal blocks come first: every row then holds a threshold from its
+    own block before the off-diagonal tiles, which keeps early insertions few.
+    """
+    starts = range(0, n, block)
+    yield [((i0, min(i0 + block, n)), (i0, min(i0 + block, n))) for i0 in starts]
+    for i0 in starts:
+        group = [((i0, min(i0 + block, n)), (j0, min(j0 + block, n))) for j0 in range(i0 + block, n, block)]
+        if group:
+            yield group
 
 
 class _Tiles:
