@@ -155,3 +155,12 @@ def test_bad_search_arguments(points):
         knn_search(points, 3, approximate="yes")
     with pytest.raises(ValueError, match="approximate=True supports"):
         knn_search(points, 3, metric="manhattan", approximate=True)
+
+
+@pytest.mark.slow  # KeOps compiles each formula (about 10 s)
+@pytest.mark.skipif("keops" not in available_backends("cpu"), reason="pykeops missing")
+@pytest.mark.parametrize("metric", ["euclidean", "dot"])
+def test_keops_gives_the_same_tied_neighbours(metric):
+    X = np.random.default_rng(2).integers(0, 3, size=(400, 6)).astype(np.float32)
+    idx, _ = knn_search(X, 8, metric=metric, backend="keops", approximate=False)
+    np.testing.assert_array_equal(idx.numpy(), brute(X, 8, metric)[0])
