@@ -288,8 +288,9 @@ def knn_search(
     n_probe : int, default=24
         Approximate search only: how many nearest k-means cells are searched
         with each cell — the one knob trading recall for time (time grows about
-        linearly in it; recall@10 on FashionMNIST PCA-50 70k: 12 → 0.979,
-        16 → 0.989, 24 → 0.996; see ``benchmarks/bench_knn.py``).
+        linearly in it; measured recall@10 on FashionMNIST PCA-50 70k: 12 → 0.976,
+        16 → 0.988, 24 → 0.996; on 1M synthetic points: 16 → 0.977, 24 → 0.9998;
+        see ``benchmarks/bench_knn.py``).
     recall_sample : int, optional
         Approximate search only: rows whose neighbours are checked exactly to
         estimate recall@k (default 1000; 0 disables).

@@ -138,15 +138,24 @@ if numba is not None:
         m, T = S.shape
         for q in numba.prange((T + chunk - 1) // chunk):
             a = q * chunk
-            b = min(T, a + chunk)
+            w = min(T, a + chunk) - a
+            tcol = thr[c0 + a:c0 + a + w].copy()  # private: the flag loop vectorises
+            flag = np.zeros(w, np.bool_)
             for r in range(m):
-                for c in range(a, b):
-                    v = S[r, c]
-                    J = c0 + c
-                    if v <= thr[J]:
-                        _insert(bv, bi, cnt, J, v, r0 + r)
+                hit = False
+                for c in range(w):
+                    f = S[r, a + c] <= tcol[c]
+                    flag[c] = f
+                    hit |= f
+                if not hit:
+                    continue
+                for c in range(w):
+                    if flag[c]:
+                        J = c0 + a + c
+                        _insert(bv, bi, cnt, J, S[r, a + c], r0 + r)
                         if cnt[J] >= k:
-                            thr[J] = bv[J, k - 1] + margin[J]
+                            tcol[c] = bv[J, k - 1] + margin[J]
+            thr[c0 + a:c0 + a + w] = tcol
 
 
 def _threads(n_threads: int | None) -> int:
