@@ -159,8 +159,10 @@ if numba is not None:
 
 
 def _threads(n_threads: int | None) -> int:
+    # Default one scan thread: measured on the shared 2-core machine, the threaded scan (numba prange,
+    # a parallel region per tile) was 5x slower than one thread under load (benchmarks/bench_knn.py).
     if n_threads is None:
-        n_threads = torch.get_num_threads()
+        n_threads = 1
     return max(1, min(int(n_threads), int(numba.config.NUMBA_NUM_THREADS)))
 
 
@@ -265,8 +267,8 @@ def tiled_candidates(
         Admission slack: a score is kept while it is at most the row's current
         k-th best plus ``margin``.
     n_threads : int, optional
-        Threads for the scan (default: ``torch.get_num_threads()``); the GEMM
-        uses torch's threads.
+        Threads for the scan (default 1, see :func:`_threads`); the GEMM uses
+        torch's threads.
     block, rows : int
         Tile shape: ``rows`` query rows × ``block`` columns per GEMM.
     progress : bool
