@@ -89,7 +89,7 @@ def main(argv=None) -> dict:
     from graphvar.provenance import loadavg
 
     record = {"benchmark": "before_after", "script": args.script, "before": args.before,
-              "rounds": args.rounds, "script_args": extra, **prov, "loadavg_end": loadavg(), "rows": rows}
+              "rounds": args.rounds, "script_args": extra, "provenance": prov, "loadavg_end": loadavg(), "rows": rows}
     lines = ["| stage | before s | after s | after / before |", "|---|---:|---:|---:|"]
     lines += [f"| {r['stage']} | {r['before_s']:.3g} | {r['after_s']:.3g} | {r['after_over_before']:.2f} |"
               for r in rows]
