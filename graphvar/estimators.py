@@ -144,6 +144,9 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         check_dtype(self.dtype)
         check_device(self.device)
         check_bool(self.normalize, "normalize")
+        check_bool(self.progress, "progress")
+        min_iter = check_int(self.min_iter, "min_iter", minimum=0)
+        check_int(self.max_iter, "max_iter", minimum=max(min_iter, 1))
         if self.amplification is not None:
             check_float(self.amplification, "amplification", minimum=0.0)
         if self.solver_params is not None and not isinstance(self.solver_params, dict):
@@ -207,8 +210,9 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             priors = class_priors_from_labels(codes, c)
         else:
             priors = check_class_priors(self.class_priors, c)
-        _, w = volume_label_projection(S, priors, return_weights=True)
+        _, w, info = volume_label_projection(S, priors, return_weights=True, return_info=True)
         self.class_weights_ = w.numpy()
+        self.solver_info_ = {**self.solver_info_, "class_priors": info}
         # GraphLearning rescales the scores to [0, 1] before weighting them
         span = S.max() - S.min()
         return (S - S.min()) / (span if span > 0 else 1.0) * self.class_weights_
@@ -227,9 +231,9 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self
         """
         self._validate_params_()
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_min_samples=2,
-                             y_numeric=False)
-        self.classes_, codes = encode_labels(y)
+        classes, codes = encode_labels(y)  # before sklearn turns a list like ["a", -1] into strings
+        X, _ = validate_data(self, X, codes, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        self.classes_ = classes
         if self.k >= X.shape[0]:
             raise ValueError(f"k={self.k} must be smaller than n_samples={X.shape[0]}; "
                              "use a smaller k or more samples.")
@@ -284,8 +288,48 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
                            metric=self.metric, device=self.device)
 
     def predict(self, X):
-        """Predicted labels of new samples (``classes_`` values)."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        """Predicted labels of new samples (``classes_`` values).
+
+        A new sample whose ``k`` nearest fitted samples are all uninformed
+        (``uninformed_``) gets ``-1`` (numeric classes) or ``None``, as those
+        fitted samples do in ``transduction_``.
+        """
+        check_is_fitted(self, "label_distributions_")
+        proba = self.predict_proba(X)
+        informed = self._informed_new(X) if self.uninformed_.size else np.ones(proba.shape[0], dtype=bool)
+        return self._labels_of(proba.argmax(axis=1), informed)
+
+    def _informed_new(self, X) -> np.ndarray:
+        """Whether each new sample has an informed sample among its ``k`` nearest fitted samples."""
+        flag = np.ones((self.X_fit_.shape[0], 1))
+        flag[self.uninformed_] = 0.0
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        reach = knn_average(X, self.X_fit_, flag, k=self.k, kernel=self.kernel, metric=self.metric,
+                            device=self.device)
+        return reach[:, 0] > 0
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy on the *labeled* samples of ``y`` (entries ``-1`` are ignored).
+
+        This makes :class:`sklearn.model_selection.GridSearchCV` meaningful on
+        semi-supervised data: each test fold is scored on its held-out labels
+        only (see :mod:`graphvar.model_selection` and ``docs/model_selection.md``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            True labels, ``-1`` for unlabeled samples.
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        float
+            Fraction of labeled samples predicted correctly.
+        """
+        from .model_selection import labeled_accuracy
+
+        return labeled_accuracy(y, self.predict(X), sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
