@@ -15,7 +15,7 @@ import numbers
 import numpy as np
 import torch
 
-__all__ = ["encode_labels", "unlabeled_mask", "cross_knn", "knn_average", "UNLABELED"]
+__all__ = ["encode_labels", "decode_labels", "unlabeled_mask", "cross_knn", "knn_average", "UNLABELED"]
 
 #: The marker of an unlabeled sample in ``y``.
 UNLABELED = -1
@@ -66,8 +66,9 @@ def encode_labels(y, n_samples: int | None = None) -> tuple[np.ndarray, np.ndarr
     Raises
     ------
     ValueError
-        Wrong shape, NaN/inf, no labeled sample, negative numeric labels other
-        than ``-1``, or the *string* ``"-1"`` (ambiguous: use the number).
+        Wrong shape, NaN/inf, no labeled sample, non-integer numbers (a
+        continuous target), negative numeric labels other than ``-1``, or the
+        *string* ``"-1"`` (ambiguous: use the number).
     TypeError
         Labels mixing strings and numbers.
     """
@@ -95,6 +96,10 @@ def encode_labels(y, n_samples: int | None = None) -> tuple[np.ndarray, np.ndarr
     if unlabeled.all():
         raise ValueError("no labeled sample: y is -1 everywhere; label at least one sample per class.")
     labeled = y[~unlabeled]
+    if labeled.dtype.kind == "f" and not np.all(labeled == np.round(labeled)):
+        bad = labeled[labeled != np.round(labeled)][:3].tolist()
+        raise ValueError(f"Unknown label type: continuous. y holds non-integer numbers {bad}; a classifier needs "
+                         "class labels (integers or strings, -1 = unlabeled), not a regression target.")
     if labeled.dtype.kind in "iuf" and (labeled < 0).any():
         bad = np.unique(labeled[labeled < 0])[:5].tolist()
         raise ValueError(f"y holds negative labels {bad}: only -1 (unlabeled) may be negative; "
@@ -106,6 +111,25 @@ def encode_labels(y, n_samples: int | None = None) -> tuple[np.ndarray, np.ndarr
     codes = np.full(y.shape[0], -1, dtype=np.int64)
     codes[~unlabeled] = np.searchsorted(classes, labeled)
     return classes, codes
+
+
+def decode_labels(classes: np.ndarray, codes: np.ndarray, informed: np.ndarray | None = None) -> np.ndarray:
+    """``classes[codes]``, with ``-1`` (numeric classes) or ``None`` (other classes) where not ``informed``.
+
+    The one rule for samples that received no label information (a connected
+    component without a labeled sample, or a new point whose neighbours are
+    all such samples): they get the unlabeled marker, never a silent class.
+    """
+    labels = classes[codes]
+    if informed is None or informed.all():
+        return labels
+    if classes.dtype.kind in "iuf":
+        labels = labels.astype(np.float64 if classes.dtype.kind == "f" else np.int64)
+        labels[~informed] = UNLABELED
+    else:
+        labels = labels.astype(object)
+        labels[~informed] = None
+    return labels
 
 
 def cross_knn(Q: torch.Tensor, R: torch.Tensor, k: int, metric: str = "euclidean",

@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .base import encode_labels, knn_average
+from .base import _label_array, decode_labels, encode_labels, knn_average
 from .graph import as_graph, knn_graph
 from .graph.build import KERNELS
 from .graph.knn import BACKENDS, METRICS
@@ -185,16 +185,7 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _labels_of(self, codes: np.ndarray, informed: np.ndarray) -> np.ndarray:
         """``classes_[codes]`` with ``-1`` (numeric classes) or ``None`` where not informed."""
-        labels = self.classes_[codes]
-        if informed.all():
-            return labels
-        if self.classes_.dtype.kind in "iuf":
-            labels = labels.astype(np.float64 if self.classes_.dtype.kind == "f" else np.int64)
-            labels[~informed] = -1
-        else:
-            labels = labels.astype(object)
-            labels[~informed] = None
-        return labels
+        return decode_labels(self.classes_, codes, informed)
 
     def _balance(self, S: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """Volume-constrained scores (GraphLearning's ``predict`` with class priors)."""
@@ -231,9 +222,10 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self
         """
         self._validate_params_()
-        classes, codes = encode_labels(y)  # before sklearn turns a list like ["a", -1] into strings
-        X, _ = validate_data(self, X, codes, dtype=[np.float64, np.float32], ensure_min_samples=2)
-        self.classes_ = classes
+        # _label_array keeps a list like ["a", -1] an object array (numpy would make "-1" a string)
+        X, y = validate_data(self, X, _label_array(y), dtype=[np.float64, np.float32], ensure_min_samples=2,
+                             y_numeric=False)
+        self.classes_, codes = encode_labels(y)
         if self.k >= X.shape[0]:
             raise ValueError(f"k={self.k} must be smaller than n_samples={X.shape[0]}; "
                              "use a smaller k or more samples.")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import encode_labels, knn_average
-from ..validation import check_device, check_float, check_int
+from ..base import decode_labels, encode_labels, knn_average
+from ..graph.validation import check_features
+from ..validation import check_bool, check_device, check_finite_output, check_float, check_int
 from ._sparse import as_features
 from .gpn import VGPN
 from .poisson_conv import poisson_source
@@ -86,7 +89,12 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (c,)
         Class labels.
     transduction_ : ndarray of shape (n,)
-        Predicted label of every node of the training graph.
+        Predicted label of every node of the training graph. Nodes in connected
+        components without a training node are predicted from their features
+        alone (the feature term); without the feature term (``feature_step=None``)
+        they get ``-1`` (numeric classes) or ``None``, as in the graph classifiers.
+    uninformed_ : ndarray of int
+        Nodes in connected components without a training node (a warning names them).
     label_distributions_ : ndarray of shape (n, c)
         Softmax of the network's output.
     graph_ : graphvar.graph.Graph
@@ -157,6 +165,11 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
         check_float(self.lr, "lr", minimum=0.0, strict_minimum=True)
         check_float(self.weight_decay, "weight_decay", minimum=0.0)
         check_float(self.dropout, "dropout", minimum=0.0, maximum=0.999)
+        if self.feature_step is not None:
+            check_int(self.feature_step, "feature_step", minimum=0, maximum=check_int(self.n_steps, "n_steps"))
+        for name in ("attention", "calibrate", "progress"):
+            check_bool(getattr(self, name), name)
+        check_int(self.random_state, "random_state", minimum=0)
 
     # -------------------------------------------------------------------- fit
     def fit(self, X, y):
@@ -240,7 +253,12 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
                                     patience=self.patience, lr=self.lr, weight_decay=self.weight_decay,
                                     progress=self.progress, desc="V-GPN")
             with torch.no_grad():
-                proba = torch.softmax(forward(), dim=1).cpu().numpy()
+                logits = forward()
+        check_finite_output(logits, "V-GPN's outputs",
+                            f"amplification={amplification:g} or lr={self.lr:g} is too large (the variance step or "
+                            "training diverged); use amplification between 0 and ~4 and a smaller lr.")
+        proba = torch.softmax(logits, dim=1).cpu().numpy()
+        informed = self._informed(graph, train, proba)
         self.classes_ = classes
         self.graph_ = graph
         self.model_ = model
@@ -248,10 +266,37 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
         self.amplification_ = amplification
         self.fit_info_ = info
         self.label_distributions_ = proba
-        self.transduction_ = classes[proba.argmax(axis=1)]
+        self.transduction_ = decode_labels(classes, proba.argmax(axis=1), informed)
         self.X_ = x
         self.n_features_in_ = x.shape[1]
         return self
+
+    def _informed(self, graph, train: np.ndarray, proba: np.ndarray) -> np.ndarray:
+        """Nodes that receive information; sets ``uninformed_`` and warns about the others.
+
+        Label propagation reaches only the connected components holding a
+        training node. With the feature term (``feature_step`` not ``None``)
+        the other nodes are still predicted, from their features alone; without
+        it they get ``-1`` / ``None`` and a uniform distribution, as in the
+        graph classifiers.
+        """
+        mask = np.zeros(graph.n_nodes, dtype=bool)
+        mask[train] = True
+        reached = graph.informed(mask)
+        self.uninformed_ = np.flatnonzero(~reached)
+        if not self.uninformed_.size:
+            return reached
+        shown = ", ".join(map(str, self.uninformed_[:10])) + (", ..." if self.uninformed_.size > 10 else "")
+        if self.feature_step is None:
+            proba[self.uninformed_] = 1.0 / proba.shape[1]
+            outcome = "they get transduction_ -1 (None for non-numeric classes) and uniform probabilities"
+        else:
+            reached = np.ones_like(reached)
+            outcome = "their predictions come from the feature term alone"
+        warnings.warn(f"{self.uninformed_.size} node(s) lie in connected components with no training node "
+                      f"(nodes {shown}): no label propagates to them; {outcome}. Label a node in each "
+                      "component, or connect the graph.", UserWarning, stacklevel=3)
+        return reached
 
     # ---------------------------------------------------------------- predict
     def predict_proba(self, X=None):
@@ -265,8 +310,6 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "label_distributions_")
         if X is None:
             return self.label_distributions_
-        from ..graph import check_features
-
         Xq = check_features(X).to(torch.float32)
         if Xq.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {Xq.shape[1]} features; the model was fitted with {self.n_features_in_}")
@@ -275,8 +318,21 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
                            kernel=self.kernel, metric=self.metric)
 
     def predict(self, X=None):
-        """Predicted labels (``X=None``: the training nodes, as ``transduction_``)."""
+        """Predicted labels (``X=None``: the training nodes, as ``transduction_``).
+
+        A new point whose ``k`` nearest training nodes are all uninformed
+        (possible only without the feature term) gets ``-1`` / ``None``.
+        """
+        check_is_fitted(self, "transduction_")
         if X is None:
-            check_is_fitted(self, "transduction_")
             return self.transduction_
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)
+        informed = None
+        if self.feature_step is None and self.uninformed_.size:
+            flag = np.ones((self.label_distributions_.shape[0], 1))
+            flag[self.uninformed_] = 0.0
+            Xt = self.X_.to_dense() if self.X_.layout != torch.strided else self.X_
+            Xq = check_features(X).to(torch.float32)
+            informed = knn_average(Xq.numpy(), Xt.cpu().numpy(), flag, k=self.k, kernel=self.kernel,
+                                   metric=self.metric)[:, 0] > 0
+        return decode_labels(self.classes_, proba.argmax(axis=1), informed)
