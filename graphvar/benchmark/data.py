@@ -20,6 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from ..provenance import relative_path
+from ..validation import check_choice
+
 __all__ = ["BenchData", "DATASETS", "FEATURES", "GRAPHS", "load_benchmark_data"]
 
 DATASETS = ("digits", "fashionmnist", "cora", "citeseer")
@@ -118,79 +121,87 @@ def load_benchmark_data(
     -------
     BenchData
     """
-    import scipy.sparse as sp
-
-    from ..datasets import data_root, load_digits, load_fashion_mnist, load_planetoid
-    from ..graph import Graph, knn_graph
-
     dataset = dataset.lower().replace("-", "").replace("_", "")
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
-    if features not in FEATURES:
-        raise ValueError(f"unknown features {features!r}; choose from {', '.join(FEATURES)}")
-    if graph not in GRAPHS:
-        raise ValueError(f"unknown graph {graph!r}; choose from {', '.join(GRAPHS)}")
+    check_choice(dataset, "dataset", DATASETS)
+    check_choice(features, "features", FEATURES)
+    check_choice(graph, "graph", GRAPHS)
     citation = dataset in ("cora", "citeseer")
     if graph == "citation" and not citation:
         raise ValueError(f"{dataset} has no citation graph: use graph='knn'")
     if metric is None:
         metric = "cosine" if citation else "euclidean"
-
     t0 = time.perf_counter()
-    if citation:
-        ds = load_planetoid(dataset, root=_subfolder(root, "planetoid"))
-        X, y = np.asarray(ds.x), np.asarray(ds.y)
-    elif dataset == "fashionmnist":
-        X, y = load_fashion_mnist(root=_subfolder(root, "fashion-mnist"))
-    else:
-        X, y = load_digits()
+    X, y, ds = _load_raw(dataset, root)
     Z = _features(dataset, np.asarray(X), features, n_components)
-    info: dict[str, Any] = {
-        "dataset": dataset,
-        "features": features,
-        "feature_dim": int(Z.shape[1]),
-        "graph": graph,
-        "load_seconds": time.perf_counter() - t0,
-    }
-
+    info: dict[str, Any] = {"dataset": dataset, "features": features, "feature_dim": int(Z.shape[1]),
+                            "graph": graph, "load_seconds": time.perf_counter() - t0}
     t0 = time.perf_counter()
     if graph == "citation":
-        g = ds.to_graph()
-        y = np.asarray(y, dtype=np.int64)
-        desc = "citation graph, unit weights"
-        if largest_component:
-            from scipy.sparse.csgraph import connected_components
-
-            A = g.to_scipy()
-            _, comp = connected_components(A, directed=False)
-            keep = np.flatnonzero(comp == np.bincount(comp).argmax())
-            g = Graph.from_scipy(A[keep][:, keep], validate=False, info=g.info)
-            y, Z = y[keep], Z[keep]
-            info["kept_nodes"] = int(keep.size)
-            desc = f"citation graph, largest connected component ({keep.size} nodes), unit weights"
-        if device is not None:
-            g = g.to(device=device)
-        info.update(graph_desc=desc, graph_seconds=time.perf_counter() - t0)
-        return BenchData(g, y, Z, info)
-
-    info.update(k=int(k), kernel=kernel, metric=metric)
-    feat_desc = {"raw": "raw", "pca": f"PCA-{Z.shape[1]}", "vae": f"VAE-{Z.shape[1]}"}[features]
-    info["graph_desc"] = f"{feat_desc} features, {k}-NN {kernel} {metric} graph"
-    path = None
-    if cache:
-        folder = Path(root) if root is not None else Path(data_root())
-        path = folder / "graphs" / f"{dataset}_{features}{Z.shape[1]}_{_fingerprint(Z)}_k{k}_{kernel}_{metric}.npz"
-        info["cache_file"] = str(path)
-    if path is not None and path.exists():
-        g = Graph.from_scipy(sp.load_npz(path), device=device, validate=False, info={"k": k, "kernel": kernel, "metric": metric, "backend": "cache"})
-        info["graph_cached"] = True
+        g, y, Z = _citation_graph(ds, np.asarray(y, dtype=np.int64), Z, largest_component, info)
     else:
-        g = knn_graph(Z, k=k, kernel=kernel, metric=metric, backend=backend, device=device)
-        info["graph_cached"] = False
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.stem + f".tmp{os.getpid()}.npz")
-            sp.save_npz(tmp, g.to_scipy())
-            os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file
+        info.update(k=int(k), kernel=kernel, metric=metric)
+        feat_desc = {"raw": "raw", "pca": f"PCA-{Z.shape[1]}", "vae": f"VAE-{Z.shape[1]}"}[features]
+        info["graph_desc"] = f"{feat_desc} features, {k}-NN {kernel} {metric} graph"
+        g = _cached_knn_graph(Z, dataset, features, k, kernel, metric, backend, root if cache else False, info)
+    if device is not None:
+        g = g.to(device=device)
     info["graph_seconds"] = time.perf_counter() - t0
     return BenchData(g, np.asarray(y, dtype=np.int64), Z, info)
+
+
+def _load_raw(dataset: str, root):
+    """``(X, y, planetoid dataset or None)`` of a benchmark dataset."""
+    from ..datasets import load_digits, load_fashion_mnist, load_planetoid
+
+    if dataset in ("cora", "citeseer"):
+        ds = load_planetoid(dataset, root=_subfolder(root, "planetoid"))
+        return np.asarray(ds.x), np.asarray(ds.y), ds
+    if dataset == "fashionmnist":
+        X, y = load_fashion_mnist(root=_subfolder(root, "fashion-mnist"))
+        return X, y, None
+    X, y = load_digits()
+    return X, y, None
+
+
+def _citation_graph(ds, y: np.ndarray, Z: np.ndarray, largest_component: bool, info: dict):
+    """The citation graph (unit weights), optionally its largest connected component."""
+    from ..graph import Graph
+
+    g = ds.to_graph()
+    desc = "citation graph, unit weights"
+    if largest_component:
+        n_comp, comp = g.components
+        keep = np.flatnonzero(comp == np.bincount(comp).argmax())
+        A = g.to_scipy()
+        g = Graph.from_scipy(A[keep][:, keep], validate=False, info=g.info)
+        y, Z = y[keep], Z[keep]
+        info["kept_nodes"] = int(keep.size)
+        desc = f"citation graph, largest connected component ({keep.size} nodes), unit weights"
+    info["graph_desc"] = desc
+    return g, y, Z
+
+
+def _cached_knn_graph(Z, dataset, features, k, kernel, metric, backend, root, info: dict):
+    """The k-NN graph of ``Z``, from ``<root>/graphs/`` when cached (``root=False``: no cache)."""
+    import scipy.sparse as sp
+
+    from ..datasets import data_root
+    from ..graph import Graph, knn_graph
+
+    path = None
+    if root is not False:
+        folder = Path(root) if root is not None else Path(data_root())
+        path = folder / "graphs" / f"{dataset}_{features}{Z.shape[1]}_{_fingerprint(Z)}_k{k}_{kernel}_{metric}.npz"
+        info["cache_file"] = relative_path(path)
+    if path is not None and path.exists():
+        info["graph_cached"] = True
+        return Graph.from_scipy(sp.load_npz(path), validate=False,
+                                info={"k": k, "kernel": kernel, "metric": metric, "backend": "cache"})
+    g = knn_graph(Z, k=k, kernel=kernel, metric=metric, backend=backend)
+    info["graph_cached"] = False
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.stem + f".tmp{os.getpid()}.npz")
+        sp.save_npz(tmp, g.to_scipy())
+        os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file
+    return g

@@ -21,15 +21,14 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
-from scipy.sparse.csgraph import connected_components, reverse_cuthill_mckee
 from tqdm.auto import tqdm
 
-from ..graph import Graph
+from ..provenance import loadavg, provenance
 from ..solvers.normalize import equalize_dispersion
 from ..solvers.priors import check_class_priors, class_priors_from_labels, volume_label_projection
 from .methods import LabelMethod, ScoreMethod, get_method
 from .protocol import TrialTask, evaluation_mask, labeled_sets, trial_rng
-from .report import machine_info
+from ..validation import check_int
 
 __all__ = ["run_benchmark", "variant_name", "SWITCHES"]
 
@@ -52,13 +51,6 @@ def _switch(value, what: str) -> tuple[bool, ...]:
 
 def _accuracy(pred: np.ndarray, labels: np.ndarray, mask: np.ndarray) -> float:
     return float(100.0 * np.mean(pred[mask] == labels[mask]))
-
-
-def _informed(comp: np.ndarray, n_comp: int, labeled: np.ndarray) -> np.ndarray:
-    """Nodes in a connected component that holds a labeled node."""
-    if n_comp == 1:
-        return np.ones(comp.shape[0], dtype=bool)
-    return np.isin(comp, np.unique(comp[labeled]))
 
 
 def run_benchmark(
@@ -139,27 +131,52 @@ def run_benchmark(
     labels = labels.astype(np.int64)
     n, c = labels.shape[0], int(labels.max()) + 1
     rates = [int(r) for r in rates]
-    norm_flags, prior_flags = _switch(normalize, "normalize"), _switch(priors, "priors")
+    flags = (_switch(normalize, "normalize"), _switch(priors, "priors"))
     if not methods:
         raise ValueError("methods is empty: name at least one method")
     resolved = [m if isinstance(m, (ScoreMethod, LabelMethod)) else get_method(m) for m in methods]
-    if True in prior_flags:
+    if True in flags[1]:
         class_priors = (
             class_priors_from_labels(labels, c) if class_priors is None else check_class_priors(class_priors, c)
         )
-    batch_size = int(batch_size or trials)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    batch_size = check_int(batch_size or trials, "batch_size", minimum=1)
+    record = _new_record(dataset, graph, resolved, rates, trials, seed, flags, class_priors, batch_size,
+                         reorder, config, n, c)
+    cells = _Cells(record, rates, on_result)
+    n_steps = len(rates) * sum(
+        -(-trials // batch_size) if isinstance(m, ScoreMethod) else trials for m in resolved
+    )
+    bar = tqdm(total=n_steps, desc=f"bench {dataset}", disable=not progress, unit="solve")
+    all_sets = {rate: labeled_sets(labels, rate, trials, seed=seed, key=dataset) for rate in rates}
+    solver = _ScoreRunner(graph, labels, c, flags, class_priors, batch_size,
+                          reorder and any(isinstance(m, ScoreMethod) for m in resolved))
+    for method in resolved:
+        for rate in rates:
+            sets = all_sets[rate]
+            bar.set_postfix_str(f"{method.name} rate={rate}")
+            if isinstance(method, ScoreMethod):
+                for name, acc, secs, extra in solver.run(method, sets, bar):
+                    cells.add(name, rate, acc, secs, extra)
+            else:
+                acc, secs = _run_label_method(method, graph, features, labels, sets, seed, dataset, rate, bar)
+                cells.add(method.name, rate, acc, secs)
+            cells.publish()
+    bar.close()
+    cells.publish()
+    return record
 
-    record = {
+
+def _new_record(dataset, graph, resolved, rates, trials, seed, flags, class_priors, batch_size, reorder,
+                config, n, c) -> dict:
+    return {
         "dataset": dataset,
         "config": {
             "methods": [m.name for m in resolved],
             "rates": rates,
             "trials": int(trials),
             "seed": int(seed),
-            "normalize": list(norm_flags),
-            "priors": list(prior_flags),
+            "normalize": list(flags[0]),
+            "priors": list(flags[1]),
             "class_priors": None if class_priors is None else np.asarray(class_priors).tolist(),
             "n_nodes": int(n),
             "n_edges": int(graph.n_edges),
@@ -168,108 +185,106 @@ def run_benchmark(
             "reorder": bool(reorder),
             **(config or {}),
         },
-        "machine": machine_info(),
+        **provenance(),
         "results": [],
     }
-    order: list[str] = []
-    cells: dict[tuple[str, int], dict] = {}
 
-    def add(name: str, rate: int, acc: list[float], secs: list[float], extra: dict | None = None):
-        if name not in order:
-            order.append(name)
-        cells[(name, rate)] = {"method": name, "rate": rate, "accuracy": acc, "seconds": secs, **(extra or {})}
 
-    def publish():
-        record["results"] = [cells[(m, r)] for m in order for r in rates if (m, r) in cells]
-        record["machine"]["loadavg_end"] = machine_info()["loadavg"]
-        if on_result is not None:
-            on_result(record)
+class _Cells:
+    """The (method, rate) cells of a record, published in method order after every cell."""
 
-    n_steps = len(rates) * sum(
-        -(-trials // batch_size) if isinstance(m, ScoreMethod) else trials for m in resolved
-    )
-    n_comp, comp = connected_components(graph.to_scipy(), directed=False)
-    bar = tqdm(total=n_steps, desc=f"bench {dataset}", disable=not progress, unit="solve")
-    all_sets = {rate: labeled_sets(labels, rate, trials, seed=seed, key=dataset) for rate in rates}
-    solve_graph, perm = graph, None
-    if reorder and any(isinstance(m, ScoreMethod) for m in resolved):
-        A = graph.to_scipy()
-        perm = reverse_cuthill_mckee(A, symmetric_mode=True).astype(np.int64)
-        solve_graph = Graph.from_scipy(A[perm][:, perm], device=graph.device, dtype=graph.dtype,
-                                       validate=False, info=graph.info)
-        inverse = np.empty_like(perm)
-        inverse[perm] = np.arange(n)
-        inverse_t = torch.from_numpy(inverse).to(graph.device)
-    for method in resolved:
-        for rate in rates:
-            sets = all_sets[rate]
-            masks = [evaluation_mask(n, s) for s in sets]
-            if isinstance(method, ScoreMethod):
-                names = [(nf, pf) for nf in norm_flags for pf in prior_flags]
-                accs = {v: [] for v in names}
-                secs = {v: [] for v in names}
-                stops: list[int] = []
-                for start in range(0, trials, batch_size):
-                    chunk = sets[start : start + batch_size]
-                    Y = np.full((len(chunk), n), -1, dtype=np.int64)
-                    for b, s in enumerate(chunk):
-                        Y[b, s] = labels[s]
-                    bar.set_postfix_str(f"{method.name} rate={rate}")
-                    t0 = time.perf_counter()
-                    with warnings.catch_warnings():
-                        # citation graphs have components without labels: counted below instead
-                        warnings.filterwarnings("ignore", message=".*connected components with no labeled node")
-                        Ys = torch.from_numpy(Y if perm is None else Y[:, perm])
-                        raw, info = method.solve(solve_graph, Ys, normalize=False, n_classes=c)
-                    raw = torch.as_tensor(raw)
-                    if perm is not None:
-                        raw = raw[:, inverse_t]
-                    solve_s = time.perf_counter() - t0
-                    stops += list(info.get("stop_times", []))
-                    # the solvers' own normalize=True, applied to the same scores (one solve for both)
-                    unl = np.stack([_informed(comp, n_comp, s) for s in chunk])
-                    unl[np.arange(len(chunk))[:, None], chunk] = False
-                    for nf in norm_flags:
-                        t1 = time.perf_counter()
-                        S = equalize_dispersion(raw, torch.from_numpy(unl).to(raw.device)) if nf else raw
-                        norm_s = time.perf_counter() - t1
-                        for pf in prior_flags:
-                            t2 = time.perf_counter()
-                            if pf:
-                                pred = volume_label_projection(S, class_priors)
-                            else:
-                                pred = torch.argmax(S, dim=-1)
-                            pred = pred.cpu().numpy()
-                            total = solve_s + norm_s + time.perf_counter() - t2
-                            for b in range(len(chunk)):
-                                accs[(nf, pf)].append(_accuracy(pred[b], labels, masks[start + b]))
-                                secs[(nf, pf)].append(total / len(chunk))
-                    bar.update(1)
-                for nf, pf in names:
-                    extra = {"stop_times": stops} if stops else {}
-                    add(variant_name(method.name, nf, pf), rate, accs[(nf, pf)], secs[(nf, pf)], extra)
-                publish()
-            else:
-                accs, secs = [], []
-                for t, s in enumerate(sets):
-                    task = TrialTask(
-                        graph=graph,
-                        features=features,
-                        labels=labels,
-                        train_idx=s,
-                        val_idx=None,
-                        seed=int(trial_rng(seed, dataset, rate, t).integers(2**31 - 1)),
-                    )
-                    bar.set_postfix_str(f"{method.name} rate={rate}")
-                    t0 = time.perf_counter()
-                    pred = np.asarray(method.fn(task))
-                    secs.append(time.perf_counter() - t0)
-                    if pred.shape != (n,):
-                        raise ValueError(f"method {method.name!r} returned shape {pred.shape}, expected ({n},)")
-                    accs.append(_accuracy(pred, labels, masks[t]))
-                    bar.update(1)
-                add(method.name, rate, accs, secs)
-                publish()
-    bar.close()
-    publish()
-    return record
+    def __init__(self, record: dict, rates: list[int], on_result):
+        self.record, self.rates, self.on_result = record, rates, on_result
+        self.order: list[str] = []
+        self.cells: dict[tuple[str, int], dict] = {}
+
+    def add(self, name: str, rate: int, acc: list[float], secs: list[float], extra: dict | None = None):
+        if name not in self.order:
+            self.order.append(name)
+        self.cells[(name, rate)] = {"method": name, "rate": rate, "accuracy": acc, "seconds": secs, **(extra or {})}
+
+    def publish(self):
+        self.record["results"] = [self.cells[(m, r)] for m in self.order for r in self.rates
+                                  if (m, r) in self.cells]
+        self.record["machine"]["loadavg_end"] = loadavg()
+        if self.on_result is not None:
+            self.on_result(self.record)
+
+
+class _ScoreRunner:
+    """Batched solves of a score method on (optionally) the RCM-renumbered graph, with its variants."""
+
+    def __init__(self, graph, labels, c, flags, class_priors, batch_size, reorder: bool):
+        self.graph, self.labels, self.c = graph, labels, c
+        self.norm_flags, self.prior_flags = flags
+        self.class_priors, self.batch_size = class_priors, batch_size
+        self.solve_graph, self.perm, self.inverse = graph, None, None
+        if reorder:
+            self.solve_graph, perm = graph.reordered()
+            self.perm = perm
+            inverse = np.empty_like(perm)
+            inverse[perm] = np.arange(perm.size)
+            self.inverse = torch.from_numpy(inverse).to(graph.device)
+
+    def _solve(self, method, chunk):
+        n = self.labels.shape[0]
+        Y = np.full((len(chunk), n), -1, dtype=np.int64)
+        for b, s in enumerate(chunk):
+            Y[b, s] = self.labels[s]
+        with warnings.catch_warnings():
+            # citation graphs have components without labels: counted by the accuracy instead
+            warnings.filterwarnings("ignore", message=".*connected components with no labeled node")
+            Ys = torch.from_numpy(Y if self.perm is None else Y[:, self.perm])
+            raw, info = method.solve(self.solve_graph, Ys, normalize=False, n_classes=self.c)
+        raw = torch.as_tensor(raw)
+        return (raw if self.perm is None else raw[:, self.inverse]), info
+
+    def run(self, method, sets, bar):
+        """Yield ``(variant name, accuracies, seconds, extra)`` for every normalize × priors variant."""
+        n = self.labels.shape[0]
+        masks = [evaluation_mask(n, s) for s in sets]
+        names = [(nf, pf) for nf in self.norm_flags for pf in self.prior_flags]
+        accs = {v: [] for v in names}
+        secs = {v: [] for v in names}
+        stops: list[int] = []
+        for start in range(0, len(sets), self.batch_size):
+            chunk = sets[start : start + self.batch_size]
+            t0 = time.perf_counter()
+            raw, info = self._solve(method, chunk)
+            solve_s = time.perf_counter() - t0
+            stops += list(info.get("stop_times", []))
+            unl = self.graph.informed(np.stack([np.isin(np.arange(n), s) for s in chunk]))
+            unl[np.arange(len(chunk))[:, None], chunk] = False
+            for nf in self.norm_flags:
+                t1 = time.perf_counter()
+                S = equalize_dispersion(raw, torch.from_numpy(unl).to(raw.device)) if nf else raw
+                norm_s = time.perf_counter() - t1
+                for pf in self.prior_flags:
+                    t2 = time.perf_counter()
+                    pred = volume_label_projection(S, self.class_priors) if pf else torch.argmax(S, dim=-1)
+                    pred = pred.cpu().numpy()
+                    total = solve_s + norm_s + time.perf_counter() - t2
+                    for b in range(len(chunk)):
+                        accs[(nf, pf)].append(_accuracy(pred[b], self.labels, masks[start + b]))
+                        secs[(nf, pf)].append(total / len(chunk))
+            bar.update(1)
+        extra = {"stop_times": stops} if stops else {}
+        for nf, pf in names:
+            yield variant_name(method.name, nf, pf), accs[(nf, pf)], secs[(nf, pf)], extra
+
+
+def _run_label_method(method, graph, features, labels, sets, seed, dataset, rate, bar):
+    """Run a per-trial (GNN) method once per labeled set: accuracies and seconds."""
+    n = labels.shape[0]
+    accs, secs = [], []
+    for t, s in enumerate(sets):
+        task = TrialTask(graph=graph, features=features, labels=labels, train_idx=s, val_idx=None,
+                         seed=int(trial_rng(seed, dataset, rate, t).integers(2**31 - 1)))
+        t0 = time.perf_counter()
+        pred = np.asarray(method.fn(task))
+        secs.append(time.perf_counter() - t0)
+        if pred.shape != (n,):
+            raise ValueError(f"method {method.name!r} returned shape {pred.shape}, expected ({n},)")
+        accs.append(_accuracy(pred, labels, evaluation_mask(n, s)))
+        bar.update(1)
+    return accs, secs

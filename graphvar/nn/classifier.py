@@ -171,6 +171,25 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
             check_bool(getattr(self, name), name)
         check_int(self.random_state, "random_state", minimum=0)
 
+    def _split(self, codes: np.ndarray, classes: np.ndarray, val_idx) -> tuple[np.ndarray, np.ndarray]:
+        """Training and early-stopping nodes: ``val_idx`` as given, else a stratified carve-out."""
+        n = codes.shape[0]
+        labeled = np.flatnonzero(codes >= 0)
+        if val_idx is not None:
+            val = np.unique(np.asarray(val_idx, dtype=np.int64))
+            if val.size and (val.min() < 0 or val.max() >= n):
+                raise ValueError(f"val_idx must index nodes 0..{n - 1}")
+            if (codes[val] < 0).any():
+                raise ValueError("every val_idx node needs its label in y (not -1)")
+            train = np.setdiff1d(labeled, val)
+        else:
+            train, val = stratified_split(labeled, codes, self.val_size, self.random_state)
+        missing = np.setdiff1d(np.arange(classes.size), codes[train])
+        if missing.size:
+            raise ValueError(f"classes {classes[missing].tolist()} have no training node left after "
+                             "the validation split; lower val_size or pass fewer val_idx nodes")
+        return train, val
+
     # -------------------------------------------------------------------- fit
     def fit(self, X, y):
         """Build a k-NN graph on ``X`` and fit on it (``y``: -1 = unlabeled)."""
@@ -215,21 +234,7 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
         classes, codes = encode_labels(y, n)
         if classes.size < 2:
             raise ValueError(f"y has a single class ({classes[0]!r}); need at least two labeled classes.")
-        labeled = np.flatnonzero(codes >= 0)
-
-        if val_idx is not None:
-            val = np.unique(np.asarray(val_idx, dtype=np.int64))
-            if val.size and (val.min() < 0 or val.max() >= n):
-                raise ValueError(f"val_idx must index nodes 0..{n - 1}")
-            if (codes[val] < 0).any():
-                raise ValueError("every val_idx node needs its label in y (not -1)")
-            train = np.setdiff1d(labeled, val)
-        else:
-            train, val = stratified_split(labeled, codes, self.val_size, self.random_state)
-        missing = np.setdiff1d(np.arange(classes.size), codes[train])
-        if missing.size:
-            raise ValueError(f"classes {classes[missing].tolist()} have no training node left after "
-                             "the validation split; lower val_size or pass fewer val_idx nodes")
+        train, val = self._split(codes, classes, val_idx)
 
         pyg = graph.to_pyg()
         edge_index, edge_weight = pyg.edge_index.to(device), pyg.edge_weight.to(device=device,
