@@ -236,29 +236,7 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"y has a single class ({classes[0]!r}); need at least two labeled classes.")
         train, val = self._split(codes, classes, val_idx)
 
-        pyg = graph.to_pyg()
-        edge_index, edge_weight = pyg.edge_index.to(device), pyg.edge_weight.to(device=device,
-                                                                                dtype=torch.float32)
-        deg = graph.degrees.to(device=device, dtype=torch.float32)
-        labels = torch.as_tensor(codes, device=device)
-        train_t = torch.as_tensor(train, device=device)
-        val_t = torch.as_tensor(val, device=device)
-        source = poisson_source(labels, train_t, n, classes.size)
-        with seeded(self.random_state):
-            model = VGPN(x.shape[1], classes.size, hidden=self.hidden, n_steps=self.n_steps,
-                         amplification=amplification, dropout=self.dropout,
-                         feature_step=self.feature_step, attention=self.attention).to(device)
-            if self.calibrate:
-                model.conv.calibrate_source_scale(edge_index, source, edge_weight, deg)
-
-            def forward():
-                return model(x, edge_index, source, edge_weight, deg)
-
-            info = fit_transductive(model, forward, labels, train_t, val_t, epochs=self.epochs,
-                                    patience=self.patience, lr=self.lr, weight_decay=self.weight_decay,
-                                    progress=self.progress, desc="V-GPN")
-            with torch.no_grad():
-                logits = forward()
+        model, info, logits = self._train(graph, x, codes, classes.size, train, val, amplification, device)
         check_finite_output(logits, "V-GPN's outputs",
                             f"amplification={amplification:g} or lr={self.lr:g} is too large (the variance step or "
                             "training diverged); use amplification between 0 and ~4 and a smaller lr.")
@@ -275,6 +253,34 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
         self.X_ = x
         self.n_features_in_ = x.shape[1]
         return self
+
+    def _train(self, graph, x, codes, n_classes, train, val, amplification, device):
+        """Build and train the network; return ``(model, training info, final logits)``."""
+        n = graph.n_nodes
+        pyg = graph.to_pyg()
+        edge_index, edge_weight = pyg.edge_index.to(device), pyg.edge_weight.to(device=device,
+                                                                                dtype=torch.float32)
+        deg = graph.degrees.to(device=device, dtype=torch.float32)
+        labels = torch.as_tensor(codes, device=device)
+        train_t = torch.as_tensor(train, device=device)
+        val_t = torch.as_tensor(val, device=device)
+        source = poisson_source(labels, train_t, n, n_classes)
+        with seeded(self.random_state):
+            model = VGPN(x.shape[1], n_classes, hidden=self.hidden, n_steps=self.n_steps,
+                         amplification=amplification, dropout=self.dropout,
+                         feature_step=self.feature_step, attention=self.attention).to(device)
+            if self.calibrate:
+                model.conv.calibrate_source_scale(edge_index, source, edge_weight, deg)
+
+            def forward():
+                return model(x, edge_index, source, edge_weight, deg)
+
+            info = fit_transductive(model, forward, labels, train_t, val_t, epochs=self.epochs,
+                                    patience=self.patience, lr=self.lr, weight_decay=self.weight_decay,
+                                    progress=self.progress, desc="V-GPN")
+            with torch.no_grad():
+                logits = forward()
+        return model, info, logits
 
     def _informed(self, graph, train: np.ndarray, proba: np.ndarray) -> np.ndarray:
         """Nodes that receive information; sets ``uninformed_`` and warns about the others.

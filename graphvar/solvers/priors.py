@@ -172,7 +172,7 @@ def volume_label_projection(
     labels = torch.argmax(S * weights[:, None, :], dim=2)
     converged = (error <= tol).cpu()
     if max_iter and not bool(converged.all()):
-        late = torch.flatnonzero(~converged).tolist()
+        late = torch.nonzero(~converged).flatten().tolist()
         warnings.warn(
             f"the class-prior projection stopped at max_iter={max_iter} for labeled set(s) {late[:10]} with "
             f"class fractions still off by up to {float(error.max()):.3g} (tol={tol:g}); the predictions "
