@@ -33,6 +33,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from ..engine import topk_per_row
+from ..validation import check_bool, check_choice, check_device, check_dtype, check_float, check_int
 from .propagation import SOLVERS, propagate_topk
 
 __all__ = ["Teacher", "CALIBRATIONS", "lever_targets"]
@@ -232,6 +233,18 @@ class Teacher:
             raise ValueError(f"calibration_fraction must lie in (0, 1], got {self.calibration_fraction}.")
         if self.metric not in ("auto", "cosine", "euclidean"):
             raise ValueError(f"metric must be 'auto', 'cosine' or 'euclidean', got {self.metric!r}.")
+        for name in ("k", "topk", "block_rows"):
+            check_int(getattr(self, name), name, minimum=1)
+        if self.max_extra is not None:
+            check_int(self.max_extra, "max_extra", minimum=0)
+        check_float(self.lam, "lam", minimum=0.0, maximum=1.0)
+        check_float(self.threshold, "threshold", minimum=0.0, maximum=1.0)
+        check_float(self.amplification, "amplification", minimum=0.0)
+        check_choice(self.truth, "truth", ("mix", "one"))
+        for name in ("leave_one_out", "progress"):
+            check_bool(getattr(self, name), name)
+        check_dtype(self.dtype)
+        check_device(self.device)
 
     def _build_graph(self, X):
         from ..graph import knn_graph
