@@ -149,7 +149,7 @@ def usable_graph(g) -> bool:
 def W_knn():
     import graphvar
 
-    return graphvar.knn_graph(X, k=5).to_scipy()
+    return graphvar.knn_graph(X, k=5).to_scipy().astype(np.float64)
 
 
 def two_components():
@@ -407,7 +407,7 @@ def estimator_cases():
         add("labels", f"{name}.fit", "label -2", lambda name=name: est(name).fit(X, np.where(y == 1, -2, y)),
             "error", ("-2", "negative"))
         add("labels", f"{name}.fit", "mixed str/int labels",
-            lambda name=name: est(name).fit(X, np.array([*["a", "b"], *[-1] * (N - 2)], dtype=object)),
+            lambda name=name: est(name).fit(X, ["a", 1, *[-1] * (N - 2)]),
             "error", ("mix", "string"))
         add("labels", f"{name}.fit", "all unlabeled", lambda name=name: est(name).fit(X, np.full(N, -1)),
             "error", ("labeled",))
@@ -485,11 +485,14 @@ def nn_cases():
         "error", ("x", "features"))
     add("features", "VGPNClassifier.fit_graph", "X rows mismatch",
         lambda: VGPNClassifier(**small).fit_graph(W_knn(), y, X=X[:10]), "error", ("rows", "nodes"))
-    add("uninformed", "VGPNClassifier.fit_graph", "component without labels",
-        lambda: VGPNClassifier(**small).fit_graph(two_components(), np.where(np.arange(N) < 20, labels_first_block(),
-                                                                              -1), X=X),
+    add("uninformed", "VGPNClassifier.fit_graph", "component without labels (no feature term)",
+        lambda: VGPNClassifier(**small, feature_step=None, attention=True).fit_graph(
+            two_components(), labels_first_block(), X=X),
         "either", ("component",),
         check=lambda clf: all(v is None or v == -1 for v in np.asarray(clf.transduction_, dtype=object)[20:]))
+    add("uninformed", "VGPNClassifier.fit_graph", "component without labels (feature term)",
+        lambda: VGPNClassifier(**small).fit_graph(two_components(), labels_first_block(), X=X),
+        "either", ("component",), check=lambda clf: len(getattr(clf, "uninformed_", [])) == 20)
     add("features", "VGPNClassifier.predict", "new points x 1e30",
         lambda: VGPNClassifier(**small).fit(X, y).predict_proba(X * 1e30), "either", ("overflow", "rescale"))
 

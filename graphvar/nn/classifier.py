@@ -169,6 +169,10 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
             check_int(self.feature_step, "feature_step", minimum=0, maximum=check_int(self.n_steps, "n_steps"))
         for name in ("attention", "calibrate", "progress"):
             check_bool(getattr(self, name), name)
+        if self.feature_step is None and not self.attention:
+            raise ValueError("feature_step=None with attention=False leaves V-GPN nothing to train (it is then "
+                             "the V-Poisson iteration): set feature_step (default 3) or attention=True, or use "
+                             "graphvar.VPoissonClassifier.")
         check_int(self.random_state, "random_state", minimum=0)
 
     def _split(self, codes: np.ndarray, classes: np.ndarray, val_idx) -> tuple[np.ndarray, np.ndarray]:
