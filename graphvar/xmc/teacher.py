@@ -179,7 +179,8 @@ class Teacher:
     p_hat_ : scipy.sparse.csr_matrix
         Calibrated estimates in [0, 1] (top-k per row).
     n_steps_ : int
-        Steps actually run.
+        Steps actually run (with ``n_steps="auto"``, ``stop_rule_info_`` holds the
+        stopping rule's convergence and residual; a warning says when it missed its tolerance).
     timings_ : dict
         Seconds spent in graph building, propagation and calibration.
     calibration_info_ : dict
@@ -264,7 +265,15 @@ class Teacher:
             return int(self.n_steps)
         from ..engine import random_walk_stop_times
 
-        return int(random_walk_stop_times(graph, torch.ones(graph.n_nodes, dtype=torch.bool)).max())
+        stops, info = random_walk_stop_times(graph, torch.ones(graph.n_nodes, dtype=torch.bool), return_info=True)
+        self.stop_rule_info_ = info
+        if not all(info["converged"]):
+            import warnings
+
+            warnings.warn(f"n_steps='auto': the random-walk stopping rule did not reach its tolerance "
+                          f"{info['tol']:.3g} within 1000 steps (residual {max(info['residual']):.3g}); "
+                          "propagating 1000 steps. Pass an integer n_steps to choose.", UserWarning, stacklevel=3)
+        return int(stops.max())
 
     # --------------------------------------------------------------- fitting
     def fit(self, X, Y, label_features=None, graph=None) -> "Teacher":
