@@ -153,8 +153,9 @@ class OneVsAllStudent:
 
     def predict_topk(self, X, k: int = 5, batch_size: int = 4096) -> sp.csr_matrix:
         """Top-``k`` labels per row with their sigmoid scores, as a CSR matrix (n, L)."""
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= getattr(self, "n_labels_", k):
-            raise ValueError(f"k must be an integer in [1, n_labels], got {k!r}.")
+        k = check_int(k, "k", minimum=1)
+        if k > getattr(self, "n_labels_", k):
+            raise ValueError(f"k must be an integer in [1, n_labels={self.n_labels_}], got {k}.")
         rows, cols, vals = [], [], []
         start = 0
         for logits in self._logit_blocks(X, batch_size):

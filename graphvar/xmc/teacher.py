@@ -226,10 +226,10 @@ class Teacher:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}.")
         if self.calibration not in CALIBRATIONS:
             raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {self.calibration!r}.")
-        if not (self.n_steps == "auto" or (isinstance(self.n_steps, (int, np.integer)) and self.n_steps >= 1)):
-            raise ValueError(f"n_steps must be a positive integer or 'auto', got {self.n_steps!r}.")
-        if self.leave_one_out and (not isinstance(self.n_folds, (int, np.integer)) or self.n_folds < 2):
-            raise ValueError(f"n_folds must be an integer >= 2 for leave-one-out, got {self.n_folds!r}.")
+        if self.n_steps != "auto":
+            check_int(self.n_steps, "n_steps (or 'auto')", minimum=1)
+        if self.leave_one_out:
+            check_int(self.n_folds, "n_folds (leave-one-out)", minimum=2)
         if not 0.0 < self.calibration_fraction <= 1.0:
             raise ValueError(f"calibration_fraction must lie in (0, 1], got {self.calibration_fraction}.")
         if self.metric not in ("auto", "cosine", "euclidean"):
