@@ -17,7 +17,11 @@ allocated once at their final size. Neither the text nor Python lists for the
 whole file are ever held: peak memory is about the size of the returned CSR
 matrices. The writers stream in blocks of rows as well. Malformed input raises
 :class:`ValueError` naming the file and the 1-based line number (the header is
-line 1). Paths ending in ``.gz`` are (de)compressed transparently.
+line 1); an empty line among the declared rows is malformed (a row without
+entries is a line holding a single space, as the writers write it). A file
+that is not UTF-8 text (binary, UTF-16) or a corrupt or truncated ``.gz``
+raises :class:`ValueError` naming the file. Paths ending in ``.gz`` are
+(de)compressed transparently.
 """
 
 from __future__ import annotations
