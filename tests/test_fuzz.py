@@ -8,6 +8,7 @@ explores more with random seeds.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from graphvar.validation import check_class_ids
 
 from fuzz_util import adjacency, error_or_valid, feature_arrays, fuzz_settings, label_vectors
 
+KNN_FIXED = hasattr(graphvar.graph, "epsilon_ball")  # the k-NN overflow/dtype guards of branch knn
 SOLVERS = st.sampled_from(["laplace", "poisson", "vlaplace", "vpoisson"])
 
 
@@ -26,6 +28,7 @@ def valid_graph(g) -> bool:
     return g.dtype in (torch.float32, torch.float64) and bool((w >= 0).all()) and bool(torch.isfinite(w).all())
 
 
+@pytest.mark.xfail(not KNN_FIXED, reason="k-NN overflow and dtype guards land with branch knn", strict=True)
 @fuzz_settings(80)
 @given(X=feature_arrays(), k=st.integers(-1, 6), dtype=st.sampled_from([None, torch.float32, torch.float64,
                                                                          torch.float16, torch.int64]))
