@@ -14,7 +14,11 @@ export OMP_WAIT_POLICY ?= PASSIVE
 export KEOPS_VERBOSE ?= 0
 export PYKEOPS_VERBOSE ?= 0
 
-.PHONY: demo test install clean
+# `make bench` reruns the fast experiments of benchmarks/manifest.toml (FULL=1: all of
+# them, hours); `make bench-report` regenerates docs/results.md from the JSON records.
+FULL ?=
+
+.PHONY: demo test install clean bench bench-report
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +36,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_manifest.py $(if $(FULL),--full,)
+	$(BIN)/python benchmarks/report.py
+
+bench-report: $(STAMP)
+	$(BIN)/python benchmarks/report.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -12,13 +12,13 @@ Usage::
 
     OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_core.py [--n 70000] [--threads 2]
 
-Prints a Markdown table and writes ``benchmarks/results/bench_core.{json,md}``.
+Prints a Markdown table and writes ``benchmarks/results/bench_core.{json,md}`` (the JSON with
+:func:`graphvar.provenance.provenance`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -34,6 +34,7 @@ from sklearn.neighbors import NearestNeighbors
 
 import graphvar
 from graphvar.benchmark.protocol import labeled_sets
+from graphvar.benchmark.report import write_json
 from graphvar.datasets import load_fashion_mnist, pca_features
 from graphvar.graph import available_backends, knn_graph
 from graphvar.solvers import laplace, poisson, random_walk_stop_times, vlaplace, vpoisson
@@ -146,7 +147,7 @@ def main(argv=None) -> dict:
     print(md)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(record, indent=2))
+    write_json(record, out.with_suffix(".json"))
     out.with_suffix(".md").write_text(md)
     return record
 

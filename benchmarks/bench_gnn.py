@@ -86,7 +86,8 @@ def markdown(record: dict) -> str:
     rates = record["rates"]
     rows = record["results"]
     lines = [f"### {record['dataset']} — {record['trials']} trials, "
-             f"validation {record['val_per_class']} per class; load {record['machine']['loadavg']}", ""]
+             f"validation {record['val_per_class']} per class; load "
+             f"{[round(x, 2) for x in record['machine']['loadavg']]}", ""]
     modes = [m for m in ("es", "fixed") if any(r["mode"] == m for r in rows)]
     for mode in modes:
         title = ("with validation-based early stopping" if mode == "es"
@@ -174,6 +175,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(int(os.environ.get("GRAPHVAR_THREADS", "1")))
 
     from graphvar.benchmark.protocol import TrialTask, evaluation_mask, labeled_sets
+    from graphvar.benchmark.report import write_json
     from graphvar.datasets import load_planetoid
     from graphvar.benchmark import gnn_methods as bench_methods
 
@@ -197,7 +199,7 @@ def main(argv=None) -> int:
         print(f"timing: {record['timing']}", file=sys.stderr, flush=True)
     if args.timing_only:
         path = RESULTS / f"gnn_timing_{args.dataset}.json"
-        path.write_text(json.dumps({"timing": record["timing"], "machine": record["machine"]}, indent=1))
+        write_json({"timing": record["timing"], "machine": record["machine"]}, path)
         t = record["timing"]
         print(f"| dataset | nodes | epochs | seconds | load |\n|---|---|---|---|---|\n"
               f"| {args.dataset} | {t['n_nodes']} | {t['epochs']} | {t['seconds']:.1f} | {t['loadavg']} |")
@@ -224,7 +226,7 @@ def main(argv=None) -> int:
                 print(f"{args.dataset} rate={rate} {name} [{mode}] acc={100 * np.mean(accs):.1f} "
                       f"({100 * np.std(accs, ddof=1):.1f}) {np.mean(secs):.1f}s/trial", file=sys.stderr, flush=True)
         record["machine_end"] = _machine()
-        out.write_text(json.dumps(record, indent=1))
+        write_json(record, out)
         out.with_suffix(".md").write_text(markdown(record) + "\n")
     print(markdown(record))
     print(f"wrote {out} and {out.with_suffix('.md')}", file=sys.stderr)

@@ -520,7 +520,9 @@ def main(argv=None) -> dict:
     md = render(rec)
     print(md)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(rec, indent=1, default=float))
+    from graphvar.benchmark.report import write_json  # provenance() and relative paths
+
+    write_json(json.loads(json.dumps(rec, default=float)), out.with_suffix(".json"))
     out.with_suffix(".md").write_text(md)
     return rec
 

@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 import torch  # noqa: E402
 
-from graphvar.provenance import provenance  # noqa: E402
+from graphvar.benchmark.report import stamp_provenance, write_json  # noqa: E402
 from graphvar.xmc.export import export_teacher  # noqa: E402
 from graphvar.xmc.teacher import Teacher  # noqa: E402
 
@@ -73,6 +73,21 @@ def synthetic_powerlaw(n: int, n_labels: int, dim: int = 64, n_clusters: int | N
     return X, Y
 
 
+def render(res: dict) -> str:
+    """The Markdown row of one run (from its JSON record alone)."""
+    t = res["teacher_params"]
+    load = ", ".join(f"{x:.2f}" for x in res["provenance"]["machine"]["loadavg"])
+    return "\n".join([
+        "| n | labels | dim | k | topk | steps | folds | graph s | propagate s | calibrate s | write s | "
+        "fit+export s | CPU s | peak RSS GB | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| {res['n']} | {res['labels']} | {res['dim']} | {t['k']} | {t['topk']} | {res['n_steps_run']} | "
+        f"{t['n_folds']} | {res['graph_s']:.1f} | {res['propagate_s']:.1f} | {res['calibrate_s']:.1f} | "
+        f"{res['write_s']:.1f} | {res['teacher_export_s']:.1f} | {res['teacher_export_cpu_s']:.1f} | "
+        f"{res['peak_rss_gb']:.2f} | {load} |",
+    ])
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=200_000)
@@ -87,6 +102,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(RESULTS))
     p.add_argument("--keep", default=None, help="keep the export in this folder (default: a temp dir, removed)")
     a = p.parse_args(argv)
+    cmd = None if argv is None else [str(Path(__file__)), *argv]  # for provenance(); default sys.argv
     torch.set_num_threads(a.threads)
     t0 = time.perf_counter()
     X, Y = synthetic_powerlaw(a.n, a.labels, a.dim, alpha=a.alpha)
@@ -119,24 +135,18 @@ def main(argv=None) -> int:
         "calibrate_s": teacher.timings_["calibrate_s"], "write_s": man["timings_s"]["write_s"],
         "teacher_export_s": t_total, "teacher_export_cpu_s": cpu_s,
         "cpu_share": cpu_s / t_total, "peak_rss_gb": peak_gb, "file_bytes": sizes,
-        "limits": {"seconds": 600, "peak_rss_gb": 6}, "environment": provenance(),
+        "limits": {"seconds": 600, "peak_rss_gb": 6},
     }
+    res = stamp_provenance(res, cmd)
     res["within_limits"] = bool(t_total < 600 and peak_gb < 6)
-    md = "\n".join([
-        "| n | labels | dim | k | topk | steps | folds | graph s | propagate s | calibrate s | write s | "
-        "fit+export s | CPU s | peak RSS GB | load avg |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-        f"| {a.n} | {a.labels} | {a.dim} | {a.k} | {teacher.topk} | {teacher.n_steps_} | {teacher.n_folds} | "
-        f"{res['graph_s']:.1f} | {res['propagate_s']:.1f} | {res['calibrate_s']:.1f} | {res['write_s']:.1f} | "
-        f"{t_total:.1f} | {cpu_s:.1f} | {peak_gb:.2f} | {', '.join(f'{x:.2f}' for x in res['environment']['machine']['loadavg'])} |",
-    ])
+    md = render(res)
     print(md)
     print(f"labels used {res['labels_used']}, with <= 5 points {res['labels_le5']}; "
           f"within limits (< 600 s, < 6 GB): {res['within_limits']}")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = "xmc_bench_teacher" if (a.n, a.labels) == (200_000, 100_000) else f"xmc_bench_teacher_{a.n}x{a.labels}"
-    (out / f"{stem}.json").write_text(json.dumps(res, indent=2, default=str))
+    write_json(json.loads(json.dumps(res, default=str)), out / f"{stem}.json")
     (out / f"{stem}.md").write_text(md + "\n")
     return 0
 

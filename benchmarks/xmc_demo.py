@@ -41,7 +41,7 @@ from graphvar.xmc.demo import (  # noqa: E402
     run_demo,
     summarize,
 )
-from graphvar.provenance import provenance  # noqa: E402
+from graphvar.benchmark.report import stamp_provenance, write_json  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -95,8 +95,7 @@ def tune(name: str, seeds) -> dict:
             chosen[knob] = max(cands, key=lambda r: r["student + graph teacher|dPSP@5"])["value"]
     return {"dataset": name, "seeds": list(seeds), "validation": "20% of train rows (seed 12345)",
             "student_grid": student, "student_chosen": spar, "student_base": base, "sweep": sweep,
-            "chosen": {"teacher": chosen, "student": spar}, "seconds": time.perf_counter() - t0,
-            "environment": provenance()}
+            "chosen": {"teacher": chosen, "student": spar}, "seconds": time.perf_counter() - t0}
 
 
 # combined configurations checked after the one-knob sweep (LEVER's released code keeps the
@@ -127,8 +126,7 @@ def combos(name: str, seeds, student: dict, extra: list | None = None) -> dict:
     return {"dataset": name, "seeds": list(seeds), "validation": "20% of train rows (seed 12345)",
             "student_base": base, "combos": rows,
             "rule": "largest validation PSP@5 gain among configurations losing < 1 point of P@5",
-            "chosen": {"teacher": best["teacher"], "student": spar}, "seconds": time.perf_counter() - t0,
-            "environment": provenance()}
+            "chosen": {"teacher": best["teacher"], "student": spar}, "seconds": time.perf_counter() - t0}
 
 
 def combos_markdown(res: dict) -> str:
@@ -166,6 +164,7 @@ def main(argv=None) -> int:
                         "a '{dataset}' placeholder in the path is filled per dataset")
     p.add_argument("--out", default=str(RESULTS))
     a = p.parse_args(argv)
+    cmd = None if argv is None else [str(Path(__file__)), *argv]  # for provenance(); default sys.argv
     torch.set_num_threads(1)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -193,12 +192,12 @@ def main(argv=None) -> int:
             res = run_demo(name, seeds=a.seeds, teacher_params=tp, student_params=spar, rows=ROWS)
             res["summary"] = summarize(res)
             res["seconds"] = time.perf_counter() - t0
-            res["environment"] = provenance()
+            res = stamp_provenance(res, cmd)
             md = (f"{name}: {res['n_train']} train / {res['n_eval']} test / {res['n_labels']} labels, "
                   f"{a.seeds} seeds, percent mean ± std; teacher `{json.dumps(tp)}`, student `{json.dumps(spar)}`; "
-                  f"load average {res['environment']['loadavg']}\n\n" + markdown_table(res))
+                  f"load average {res['provenance']['machine']['loadavg']}\n\n" + markdown_table(res))
             stem = f"xmc_demo_{name}"
-        (out / f"{stem}.json").write_text(json.dumps(res, indent=2, default=str))
+        write_json(json.loads(json.dumps(res, default=str)), out / f"{stem}.json", argv=cmd)
         (out / f"{stem}.md").write_text(md + "\n")
         print(f"\n## {name}\n\n{md}\n", flush=True)
     return 0

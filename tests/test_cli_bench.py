@@ -32,6 +32,16 @@ def test_bench_digits_end_to_end(tmp_path, capsys):
     poisson = [e for e in rec["results"] if e["method"] == "poisson" and e["rate"] == 3][0]
     assert np.mean(poisson["accuracy"]) > 80.0  # digits is easy at 3 labels per class
     assert rec["machine"]["loadavg"] is not None and rec["machine"]["versions"]["torch"]
+    # provenance: the command line that remakes the record (every option explicit), no absolute path
+    from graphvar.benchmark.report import absolute_paths
+    from graphvar.cli import build_parser
+
+    prov = rec["provenance"]
+    assert prov["argv"][:3] == ["graphvar", "bench", "digits"] and "git_commit" in prov
+    assert prov["machine"]["loadavg"] is not None and prov["machine"]["versions"]["graphvar"]
+    assert absolute_paths(rec) == []
+    again = build_parser().parse_args(prov["argv"][1:])
+    assert again.methods == ["poisson", "vpoisson", "laplace"] and again.rates == [1, 3] and again.trials == 2
     assert (out / "first.md").read_text().startswith("**digits**")
     # the k-NN graph was cached in the data root; a rerun loads it and repeats every accuracy
     assert rec["config"]["graph_cached"] is False

@@ -4,16 +4,22 @@ A *record* is the plain dict that :func:`graphvar.benchmark.runner.run_benchmark
 returns: the configuration, the machine, and one entry per (method, rate)
 holding per-trial accuracies and timings. Everything here reads that dict, so
 a JSON file written yesterday renders the same tables today.
+
+Every JSON written by :func:`write_json` carries a ``provenance`` block
+(:func:`graphvar.provenance.provenance`: argv, git commit, machine, load,
+versions) and no absolute paths (:func:`relativize`); ``benchmarks/`` scripts
+write their results through it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 
-from ..provenance import machine_info
+from ..provenance import machine_info, provenance, relative_path
 
 __all__ = [
     "machine_info",
@@ -24,6 +30,10 @@ __all__ = [
     "read_json",
     "plot_accuracy",
     "merge_records",
+    "stamp_provenance",
+    "relativize",
+    "absolute_paths",
+    "record_machine",
 ]
 
 
@@ -95,7 +105,8 @@ def markdown_table(record: dict, baseline: str = "poisson", digits: int = 1) -> 
     rates = sorted({int(e["rate"]) for e in record["results"]})
     stats = summary(record)
     cfg = record.get("config", {})
-    load = record.get("machine", {}).get("loadavg")
+    machine = record_machine(record)
+    load = machine.get("loadavg")
     n_trials = max(len(e["accuracy"]) for e in record["results"])
     head = "| method | " + " | ".join(f"{r} label{'s' if r > 1 else ''}/class" for r in rates) + " |"
     sep = "|---|" + "---:|" * len(rates)
@@ -135,21 +146,30 @@ def markdown_table(record: dict, baseline: str = "poisson", digits: int = 1) -> 
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     if load is not None:
         lines += ["", f"Load average during the run: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
-                  f"on {record['machine'].get('cpu_count')} CPUs."]
+                  f"on {machine.get('cpu_count')} CPUs."]
     return "\n".join(lines) + "\n"
 
 
-def merge_records(records: list[dict]) -> dict:
+def record_machine(record: dict) -> dict:
+    """The machine a record was measured on: its ``machine``, else its provenance's (``{}`` if neither)."""
+    return record.get("machine") or record.get("provenance", {}).get("machine") or {}
+
+
+def merge_records(records: list[dict], sources: list[str] | None = None) -> dict:
     """Join records of one benchmark run in pieces (e.g. methods split over processes).
 
     The pieces must share the dataset, seed, trials and graph (same node and
     edge counts), so their labeled sets are identical and paired differences
-    stay valid. The merged record keeps the first piece's configuration, the
-    union of the methods, and every piece's machine information.
+    stay valid. The merged record keeps the first piece's configuration (its
+    ``methods`` and ``rates`` become the unions over the pieces), every
+    result, and under ``pieces`` each piece's source, configuration, machine
+    and provenance, so nothing measured is lost when the pieces are deleted.
 
     Parameters
     ----------
     records : list of dict
+    sources : list of str, optional
+        Where each piece came from (e.g. its file name), stored with the piece.
 
     Returns
     -------
@@ -157,6 +177,8 @@ def merge_records(records: list[dict]) -> dict:
     """
     if not records:
         raise ValueError("merge_records needs at least one record")
+    if sources is not None and len(sources) != len(records):
+        raise ValueError(f"sources has {len(sources)} entries for {len(records)} records; give one per record")
     first = records[0]
     keys = ("seed", "trials", "n_nodes", "n_edges")
     for r in records[1:]:
@@ -164,8 +186,17 @@ def merge_records(records: list[dict]) -> dict:
             raise ValueError(
                 "records differ in dataset, seed, trials or graph: their labeled sets are not paired"
             )
-    merged = {**first, "config": dict(first["config"]), "results": [], "machine": first["machine"],
-              "pieces": [{"methods": r["config"].get("methods"), "machine": r["machine"]} for r in records]}
+    pieces = []
+    for i, r in enumerate(records):
+        piece = {"methods": r["config"].get("methods"), "rates": sorted({int(e["rate"]) for e in r["results"]}),
+                 "config": r["config"], "machine": r.get("machine")}
+        if sources is not None:
+            piece = {"source": sources[i], **piece}
+        if "provenance" in r:
+            piece["provenance"] = r["provenance"]
+        pieces.append(piece)
+    merged = {k: v for k, v in first.items() if k not in ("provenance", "partial", "pieces")}
+    merged.update(config=dict(first["config"]), results=[], machine=first.get("machine"), pieces=pieces)
     seen = set()
     for r in records:
         for e in r["results"]:
@@ -174,8 +205,77 @@ def merge_records(records: list[dict]) -> dict:
                 raise ValueError(f"{key} appears in two records")
             seen.add(key)
             merged["results"].append(e)
-    merged["config"]["methods"] = [m for r in records for m in r["config"].get("methods", [])]
+    merged["config"]["methods"] = list(dict.fromkeys(m for r in records for m in r["config"].get("methods", [])))
+    merged["config"]["rates"] = sorted({int(e["rate"]) for e in merged["results"]})
     return merged
+
+
+# A path is absolute when it starts with "/", "~/" or a drive letter; inside free text, a
+# "/dir/..." with at least two components that does not follow a word character.
+_ABS_WHOLE = re.compile(r"^(?:/|~[/\\]|[A-Za-z]:[/\\])")
+_ABS_INSIDE = re.compile(r"(?<![\w.~/:-])(?:/[\w.+-]+){2,}|(?<![\w])[A-Za-z]:\\[\w.+-]+|(?<![\w])~/[\w.+-]+")
+
+
+def absolute_paths(obj, _where: str = "") -> list[str]:
+    """Every string in ``obj`` (nested dicts/lists) that is or contains an absolute path.
+
+    Returns ``"<key path>: <string>"`` entries; empty when the record is clean.
+    """
+    found: list[str] = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            found += absolute_paths(v, f"{_where}.{k}" if _where else str(k))
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            found += absolute_paths(v, f"{_where}[{i}]")
+    elif isinstance(obj, str) and (_ABS_WHOLE.match(obj) or _ABS_INSIDE.search(obj)):
+        found.append(f"{_where}: {obj}")
+    return found
+
+
+def _relative(text: str) -> str:
+    if not _ABS_WHOLE.match(text):
+        return text
+    parts = Path(text).parts
+    if "data" in parts[1:]:  # a file under a data root: written as under the default root, ./data
+        last = len(parts) - 1 - parts[::-1].index("data")
+        return str(Path(*parts[last:]))
+    return relative_path(text)
+
+
+def relativize(obj):
+    """A copy of ``obj`` with every absolute-path string made relative.
+
+    Paths inside the repository (or the working directory) become relative to
+    it; paths with a ``data`` folder become ``data/...`` (as under the default
+    data root); anything else keeps its last two components
+    (:func:`graphvar.provenance.relative_path`).
+    """
+    if isinstance(obj, dict):
+        return {k: relativize(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [relativize(v) for v in obj]
+    if isinstance(obj, str):
+        return _relative(obj)
+    return obj
+
+
+def stamp_provenance(record: dict, argv: list[str] | None = None) -> dict:
+    """``record`` with a ``provenance`` block first (unless it has one already).
+
+    Parameters
+    ----------
+    record : dict
+    argv : list of str, optional
+        The command that produced the record (default ``sys.argv``); a
+        ``graphvar`` console script is written as plain ``graphvar``.
+    """
+    if "provenance" in record:
+        return record
+    prov = provenance(argv)
+    if prov["argv"] and Path(prov["argv"][0]).name == "graphvar":
+        prov["argv"][0] = "graphvar"
+    return {"provenance": prov, **record}
 
 
 def _jsonable(obj):
@@ -192,11 +292,17 @@ def _jsonable(obj):
     return obj
 
 
-def write_json(record: dict, path) -> Path:
-    """Write ``record`` as indented JSON (creating parent folders)."""
+def write_json(record: dict, path, *, argv: list[str] | None = None) -> Path:
+    """Write ``record`` as indented JSON (creating parent folders).
+
+    The file gets a ``provenance`` block (:func:`stamp_provenance`, with
+    ``argv``) when the record has none, and absolute paths are made relative
+    (:func:`relativize`).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_jsonable(record), indent=1) + "\n")
+    record = relativize(_jsonable(stamp_provenance(record, argv)))
+    path.write_text(json.dumps(record, indent=1) + "\n")
     return path
 
 

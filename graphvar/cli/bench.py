@@ -8,7 +8,9 @@ Example::
 prints a Markdown table (mean (std) accuracy, paired difference vs Poisson ±
 standard error, seconds per labeled set) and writes
 ``<out>/<dataset>_<graph>_<features>_k<k>.{json,md}`` (and ``.png`` with
-``--plot`` when matplotlib is installed).
+``--plot`` when matplotlib is installed). The JSON carries
+:func:`graphvar.provenance.provenance` with the full command line, so the
+record says exactly how to remake it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,31 @@ def _priors(args: argparse.Namespace, graph_kind: str) -> str:
               "minutes of work); pass --lcc, or --priors both to run them anyway.", file=sys.stderr)
         return "off"
     return "both"
+
+
+def invocation(args: argparse.Namespace) -> list[str]:
+    """The ``graphvar bench`` command line that reproduces ``args``, every option explicit.
+
+    ``sys.argv`` is used when this process is the ``graphvar bench`` command
+    itself; otherwise (``main([...])`` called from Python) the command is
+    rebuilt from the parsed options.
+    """
+    if Path(sys.argv[0]).name == "graphvar" and sys.argv[1:2] == ["bench"]:
+        return ["graphvar", *sys.argv[1:]]
+    argv = ["graphvar", "bench", args.dataset]
+    for key, value in vars(args).items():
+        if key in ("func", "command", "dataset") or value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            argv.append(flag)
+        elif key == "methods":
+            argv += [flag, ",".join(value)]
+        elif isinstance(value, (list, tuple)):
+            argv += [flag, *map(str, value)]
+        else:
+            argv += [flag, str(value)]
+    return argv
 
 
 def register(subparsers) -> None:
@@ -105,10 +132,11 @@ def run(args: argparse.Namespace) -> int:
         + ("" if graph_kind == "citation" else f"_{features}_k{args.k}")
     )
     out = Path(args.out)
+    argv = invocation(args)
 
     def checkpoint(record: dict) -> None:
         # a long run leaves its finished (method, rate) cells on disk as it goes
-        write_json({**record, "partial": True}, out / f"{stem}.partial.json")
+        write_json({**record, "partial": True}, out / f"{stem}.partial.json", argv=argv)
     try:
         data = load_benchmark_data(
             args.dataset,
@@ -143,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     table = markdown_table(record)
     print(table)
-    write_json(record, out / f"{stem}.json")
+    write_json(record, out / f"{stem}.json", argv=argv)
     (out / f"{stem}.partial.json").unlink(missing_ok=True)
     (out / f"{stem}.md").write_text(table)
     written = [out / f"{stem}.json", out / f"{stem}.md"]

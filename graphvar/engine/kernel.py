@@ -105,6 +105,17 @@ def _transition(op: Operator, U, rows: slice | None):
     return op.transition_rows(U, rows)
 
 
+def _accumulate(new, term, scale=None):
+    """``new + scale * term``, in place on a fresh dense iterate when autograd does not need it."""
+    if isinstance(new, torch.Tensor) and not (new.requires_grad or getattr(term, "requires_grad", False)):
+        if scale is None:
+            return new.add_(term)
+        if isinstance(scale, torch.Tensor):
+            return new.addcmul_(scale, term)
+        return new.add_(term, alpha=scale)
+    return new + (term if scale is None else scale * term)
+
+
 def step(
     op: Operator,
     U,
@@ -138,9 +149,9 @@ def step(
     """
     new = _transition(op, U, rows)
     if source is not None:
-        new = new + (source if rows is None else source[rows])
+        new = _accumulate(new, source if rows is None else source[rows])
     if alpha is not None and not (isinstance(alpha, float) and alpha == 0.0):
-        new = new + alpha * centre(op, U, mean, rows)
+        new = _accumulate(new, centre(op, U, mean, rows), alpha)
     if clamp is not None:
         new = clamp(new, rows)
     return new

@@ -141,10 +141,14 @@ class Graph(Operator):
         """A reverse Cuthill–McKee renumbering: ``(graph, perm)`` with ``graph`` node ``i`` = node ``perm[i]``.
 
         A small bandwidth keeps the rows a product touches close in memory
-        (about 2.5x faster sparse products on a 70k-node k-NN graph on CPU).
+        (1.3-2x faster sparse products on a 70k-node k-NN graph on CPU).
         Map scores back with ``scores[..., inverse, :]`` where
-        ``inverse[perm] = arange(n)``.
+        ``inverse[perm] = arange(n)``. Computed once per graph (0.1 s at 70k nodes).
         """
+        return self._rcm
+
+    @cached_property
+    def _rcm(self) -> tuple[Graph, np.ndarray]:
         from scipy.sparse.csgraph import reverse_cuthill_mckee
 
         A = self.to_scipy()

@@ -1,0 +1,274 @@
+"""Regenerate ``docs/results.md`` (and README's headline table) from ``benchmarks/results/*.json``.
+
+    python benchmarks/report.py           # what `make bench-report` runs
+    python benchmarks/report.py --check   # exit 1 if docs/results.md or README is out of date
+
+Every table in docs/results.md is computed here from a JSON record (the
+renderers are the ones the benchmark scripts use); the only numbers typed in
+are the published rows of Calder et al. (2020), marked as such. The README's
+headline table is the block between ``<!-- headline:start -->`` and
+``<!-- headline:end -->``, replaced by the same table as in docs/results.md.
+Plots go to ``docs/img/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from graphvar.benchmark.report import (  # noqa: E402
+    markdown_table,
+    paired_difference,
+    plot_accuracy,
+    read_json,
+    record_machine,
+    summary,
+)
+
+RESULTS = ROOT / "benchmarks" / "results"
+DOCS = ROOT / "docs"
+FM = "fashionmnist_knn_vae_k10"
+RATES = [1, 2, 3, 4, 5]
+# Calder, Cook, Thorpe & Slepčev (ICML 2020), FashionMNIST, VAE features, 100 trials (published)
+PUBLISHED = {"Poisson, Calder et al. (published)": [60.8, 66.1, 69.6, 71.2, 72.4],
+             "PoissonMBO, Calder et al. (published)": [62.0, 67.2, 70.4, 72.1, 73.1]}
+START, END = "<!-- headline:start -->", "<!-- headline:end -->"
+
+
+def _script(name: str):
+    """Import ``benchmarks/<name>.py`` (for its renderer)."""
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _rec(stem: str) -> dict:
+    return read_json(RESULTS / f"{stem}.json")
+
+
+def _cell(record: dict, method: str, rate: int) -> str:
+    mu, sd = summary(record)[(method, rate)]
+    return f"{mu:.1f} ({sd:.1f})"
+
+
+def _acc(record: dict, method: str, rate: int) -> list[float]:
+    return next(e["accuracy"] for e in record["results"] if e["method"] == method and e["rate"] == rate)
+
+
+def _paired(a: dict, ma: str, b: dict, mb: str, rates=RATES) -> list[str]:
+    return ["{:+.2f} ± {:.2f}".format(*paired_difference(_acc(a, ma, r), _acc(b, mb, r))) for r in rates]
+
+
+def _row(name: str, cells) -> str:
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
+def _source(*stems: str) -> str:
+    return ", ".join(f"`benchmarks/results/{s}.json`" for s in stems)
+
+
+def _load(record: dict) -> str:
+    m = record_machine(record)
+    load = m.get("loadavg")
+    return f"load {load[0]:.1f} on {m.get('cpu_count')} CPUs" if load else "load not recorded"
+
+
+def headline() -> str:
+    """FashionMNIST next to Calder et al.: the README's one table."""
+    norm, pri = _rec(FM), _rec(f"{FM}_priors20")
+    rows = [("graphvar Poisson", norm, "poisson"), ("graphvar V-Poisson (a=1)", norm, "vpoisson"),
+            ("graphvar V-Poisson + dispersion normalisation", norm, "vpoisson+norm"),
+            ("graphvar Laplace (stopped iteration) + normalisation", norm, "laplace+norm"),
+            ("graphvar Poisson + class priors", pri, "poisson+priors"),
+            ("graphvar V-Poisson (a=1) + class priors", pri, "vpoisson+priors"),
+            ("graphvar Laplace + class priors", pri, "laplace+priors"),
+            ("graphvar V-Laplace + class priors", pri, "vlaplace+priors")]
+    n = len(norm["results"][0]["accuracy"])
+    lines = [f"FashionMNIST, 70,000 images, VAE-20 features, 10-NN self-tuning Gaussian graph; accuracy % on "
+             f"unlabeled nodes. graphvar rows: mean (std) over the same {n} seeded labeled sets per rate "
+             f"({_source(FM, FM + '_priors20')}); published rows: 100 other trials.", "",
+             "| labels per class | 1 | 2 | 3 | 4 | 5 |", "|---|---:|---:|---:|---:|---:|"]
+    lines += [_row(k, [f"{v:.1f}" for v in vals]) for k, vals in PUBLISHED.items()]
+    lines += [_row(name, [_cell(rec, m, r) for r in RATES]) for name, rec, m in rows]
+    return "\n".join(lines) + "\n"
+
+
+def fashionmnist_section() -> list[str]:
+    norm, pri, pri5 = _rec(FM), _rec(f"{FM}_priors20"), _rec(f"{FM}_poisson_priors5")
+    out = ["## FashionMNIST next to Calder et al. (ICML 2020)", "", headline(),
+           "Paired differences on the same labeled sets (points, mean ± standard error), 1 / 2 / 3 / 4 / 5 "
+           "labels per class:", "",
+           "| comparison | 1 | 2 | 3 | 4 | 5 |", "|---|---:|---:|---:|---:|---:|",
+           _row("V-Poisson − Poisson", _paired(norm, "vpoisson", norm, "poisson")),
+           _row("V-Poisson + normalisation − Poisson", _paired(norm, "vpoisson+norm", norm, "poisson")),
+           _row("Poisson + normalisation − Poisson", _paired(norm, "poisson+norm", norm, "poisson")),
+           _row("Poisson + class priors − Poisson", _paired(pri, "poisson+priors", pri, "poisson")),
+           _row("V-Poisson + priors − Poisson + priors", _paired(pri, "vpoisson+priors", pri, "poisson+priors")),
+           _row("Laplace + priors − Poisson + priors", _paired(pri, "laplace+priors", pri, "poisson+priors")),
+           "", "Class priors are GraphLearning's volume constraint with the true class fractions. The published "
+           "means come from 100 different labeled sets and another VAE training, so a gap to them within "
+           "about two standard errors of the 20-trial mean is not a difference.", ""]
+    for stem, rec in ((FM, norm), (f"{FM}_priors20", pri), (f"{FM}_poisson_priors5", pri5)):
+        out += [f"### `{stem}.json` ({_load(rec)})", "", markdown_table(rec)]
+    out += [f"![FashionMNIST accuracy vs labels per class](img/{FM}_priors20.png)", ""]
+    return out
+
+
+def citation_section() -> list[str]:
+    out = ["## Cora and CiteSeer: graph solvers", "",
+           "20 seeded labeled sets per rate; accuracy % on unlabeled nodes, mean (std). Largest connected "
+           "component of the citation graph:", ""]
+    for ds in ("cora", "citeseer"):
+        rec = _rec(f"{ds}_citation_lcc")
+        rows = [("Poisson", "poisson"), ("Poisson + class priors", "poisson+priors"),
+                ("V-Poisson + class priors", "vpoisson+priors"), ("Laplace + normalisation", "laplace+norm")]
+        out += [f"| {ds}, labels per class | 1 | 2 | 3 | 4 | 5 |", "|---|---:|---:|---:|---:|---:|"]
+        out += [_row(name, [_cell(rec, m, r) for r in RATES]) for name, m in rows]
+        out += ["", _row(f"{ds}: Poisson + priors − Poisson (paired)", _paired(rec, "poisson+priors", rec, "poisson")),
+                _row(f"{ds}: V-Poisson + priors − Poisson + priors",
+                     _paired(rec, "vpoisson+priors", rec, "poisson+priors")), ""]
+    out += ["Class priors on the other graphs, paired difference vs plain Poisson (points), 1 / 2 / 3 / 4 / 5 "
+            "labels per class:", "", "| graph | Poisson + priors | Laplace + priors |", "|---|---|---|"]
+    for stem in ("cora_knn_all", "citeseer_knn_all", "cora_citation_all", "citeseer_citation_all"):
+        rec = _rec(stem)
+        out.append(f"| {stem} ({rec['config']['graph_desc']}) | " + " / ".join(_paired(rec, "poisson+priors", rec, "poisson"))
+                   + " | " + " / ".join(_paired(rec, "laplace+priors", rec, "poisson")) + " |")
+    out += ["", "On the full citation graphs most small components hold no label: Poisson scores 0 there and "
+            "the random-walk stopping rule never fires, which breaks the volume constraint's rescaling "
+            "(see [design.md §7](design.md#7-measured-facts-a-benchmark-or-a-redesign-starts-from)).", "",
+            "![Cora](img/cora_citation_lcc.png) ![CiteSeer](img/citeseer_citation_lcc.png)", ""]
+    for stem in ("cora_citation_lcc", "citeseer_citation_lcc", "cora_knn_all", "citeseer_knn_all",
+                 "cora_citation_all", "citeseer_citation_all"):
+        rec = _rec(stem)
+        out += [f"### `{stem}.json` ({_load(rec)})", "", markdown_table(rec)]
+    return out
+
+
+def gnn_section() -> list[str]:
+    gnn = _script("bench_gnn")
+    out = ["## V-GPN and GNN baselines on Cora and CiteSeer", "",
+           "Protocol: [gnn.md](gnn.md). 20 splits per rate; validation 5 nodes per class; GNNs with "
+           "validation-based early stopping (`es`) and without (`fixed`, 100 epochs).", ""]
+    for stem in ("gnn_cora", "gnn_citeseer", "gnn_cora_attention"):
+        out += [f"### `{stem}.json`", "", gnn.markdown(_rec(stem)), ""]
+    t = _rec("gnn_timing_cora")
+    out += ["### `gnn_timing_cora.json`", "", "| dataset | nodes | epochs | seconds | load |", "|---|---|---|---|---|",
+            f"| cora | {t['timing']['n_nodes']} | {t['timing']['epochs']} | {t['timing']['seconds']:.1f} | "
+            f"{t['timing']['loadavg']} |", ""]
+    return out
+
+
+def core_section() -> list[str]:
+    core, vs = _script("bench_core"), _script("vs_graphlearning")
+    out = ["## Speed: core stages and GraphLearning 1.7.5", "",
+           "### `bench_core.json` — each stage next to a peer on the same input, in one run", "",
+           core.render(_rec("bench_core")), ""]
+    for ds in ("digits", "cora", "fashionmnist"):
+        out += [f"### `vs_graphlearning_{ds}.json` — same W, same labeled sets", "", vs.markdown(_rec(f"vs_graphlearning_{ds}"))]
+    return out
+
+
+def xmc_section() -> list[str]:
+    xmc, teacher = _script("xmc_demo"), _script("bench_teacher")
+    out = ["## XMC: the graph teacher (LEVER) and Gandalf", "",
+           "Test set, 3 seeds, %, mean ± std; knobs chosen on a 20 % validation split of train "
+           "(the `xmc_tune_*` and `xmc_combos_*` records). Details: [xmc.md](xmc.md).", ""]
+    for ds in ("corel5k", "bibtex"):
+        rec = _rec(f"xmc_demo_{ds}")
+        out += [f"### `xmc_demo_{ds}.json` ({rec['n_train']} train / {rec['n_eval']} test / {rec['n_labels']} "
+                f"labels; {_load(rec)})", "", xmc.markdown_table(rec), ""]
+    for ds in ("corel5k", "bibtex"):
+        out += [f"### `xmc_combos_{ds}.json` (validation)", "", xmc.combos_markdown(_rec(f"xmc_combos_{ds}")), "",
+                f"### `xmc_tune_{ds}.json` (validation, one knob at a time)", "", xmc.tune_markdown(_rec(f"xmc_tune_{ds}")), ""]
+    out += ["### `xmc_bench_teacher.json` — teacher fit + export at scale (synthetic power-law data)", "",
+            teacher.render(_rec("xmc_bench_teacher")), ""]
+    return out
+
+
+def demo_section() -> list[str]:
+    rec = _rec("demo_digits")
+    return ["## `graphvar demo`: scikit-learn digits", "", f"`demo_digits.json` ({_load(rec)}):", "",
+            markdown_table(rec)]
+
+
+def index_section() -> list[str]:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from run_manifest import load_manifest
+
+    manifest = {e["file"]: e for e in load_manifest()}
+    out = ["## The records", "", "| record | cost | remade by (`benchmarks/manifest.toml`) | measured at commit | "
+           "date (UTC) | load (1 min) |", "|---|---|---|---|---|---|"]
+    for path in sorted(RESULTS.glob("*.json")):
+        rec = read_json(path)
+        prov, m = rec["provenance"], record_machine(rec)
+        entry = manifest.get(path.name, {"cost": "?", "commands": ["(not in the manifest)"]})
+        commits = [p.get("provenance", {}).get("git_commit") for p in rec["pieces"]] if "pieces" in rec \
+            else [prov["git_commit"]]
+        commit = ", ".join(sorted({(c or "not recorded")[:12] for c in commits}))
+        if "pieces" in rec:
+            commit += f" ({len(rec['pieces'])} pieces)"
+        cmd = entry["commands"][0] + (f" (+{len(entry['commands']) - 1} more)" if len(entry["commands"]) > 1 else "")
+        cmd = cmd if len(cmd) <= 100 else cmd[:97] + "..."
+        load = m.get("loadavg")
+        date = m.get("date_utc") or prov["machine"].get("date_utc", "")
+        out.append(f"| `{path.name}` | {entry['cost']} | `{cmd}` | {commit} | {date} | "
+                   f"{'' if not load else f'{load[0]:.2f}'} |")
+    return out + ["", "Each record's `provenance` holds the command line, git commit, machine, versions and load "
+                  "of the run that wrote it; merged records hold their pieces' own under `pieces`.", ""]
+
+
+def render_all() -> str:
+    lines = ["# Results", "",
+             "<!-- Generated by `make bench-report` (benchmarks/report.py) from benchmarks/results/*.json. "
+             "Do not edit by hand. -->", "",
+             "Every table below is computed from a JSON record in `benchmarks/results/`; the published rows of "
+             "Calder et al. are the only typed-in numbers. Machine: the 2-core CPU development machine unless a "
+             "record says otherwise; the load average of each run is in its record. How to rerun: "
+             "[benchmarks.md](benchmarks.md).", ""]
+    for section in (fashionmnist_section, citation_section, gnn_section, core_section, xmc_section,
+                    demo_section, index_section):
+        lines += section()
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _readme_with_headline(text: str) -> str:
+    if START not in text or END not in text:
+        raise ValueError(f"README.md lacks the {START} ... {END} markers")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}\n{headline()}{END}{tail}"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--check", action="store_true", help="only check that the generated files are up to date")
+    args = p.parse_args(argv)
+    results, readme = DOCS / "results.md", ROOT / "README.md"
+    new_results, new_readme = render_all(), _readme_with_headline(readme.read_text())
+    if args.check:
+        stale = [str(f.relative_to(ROOT)) for f, new in ((results, new_results), (readme, new_readme))
+                 if not f.exists() or f.read_text() != new]
+        if stale:
+            print(f"out of date: {stale}; run `make bench-report`", file=sys.stderr)
+            return 1
+        return 0
+    results.write_text(new_results)
+    readme.write_text(new_readme)
+    try:
+        for stem in (f"{FM}_priors20", "cora_citation_lcc", "citeseer_citation_lcc"):
+            plot_accuracy(_rec(stem), DOCS / "img" / f"{stem}.png")
+    except ImportError as exc:  # matplotlib is optional (graphvar[plot])
+        print(f"no plots: {exc}", file=sys.stderr)
+    print(f"wrote {results.relative_to(ROOT)}, the README headline table and docs/img/*.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

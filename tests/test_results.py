@@ -1,0 +1,108 @@
+"""The stored benchmark records: provenance, no absolute paths, a manifest entry each, docs up to date."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from graphvar.benchmark.report import absolute_paths, write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+RECORDS = sorted(RESULTS.glob("*.json"))
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(f"_t_{name}", ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def provenance_problems(prov) -> list[str]:
+    """What a provenance block lacks (empty when it has argv, git commit, machine, load and versions)."""
+    if not isinstance(prov, dict):
+        return ["no provenance block"]
+    out = []
+    argv = prov.get("argv")
+    if not (isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv)):
+        out.append(f"argv must be a non-empty list of str, got {argv!r}")
+    if "git_commit" not in prov:
+        out.append("no git_commit key")
+    elif prov["git_commit"] is None and not prov.get("note"):
+        out.append("git_commit is null without a note saying why")
+    elif prov["git_commit"] is not None and not isinstance(prov["git_commit"], str):
+        out.append(f"git_commit must be str or null, got {prov['git_commit']!r}")
+    m = prov.get("machine")
+    if not isinstance(m, dict):
+        return out + ["no machine"]
+    load = m.get("loadavg")
+    if not (isinstance(load, list) and len(load) == 3 and all(math.isfinite(x) for x in load)):
+        out.append(f"machine.loadavg must be 3 numbers, got {load!r}")
+    if not m.get("cpu_count"):
+        out.append("no machine.cpu_count")
+    versions = m.get("versions")
+    if not (isinstance(versions, dict) and versions.get("torch") and versions.get("numpy")):
+        out.append(f"machine.versions must name torch and numpy, got {versions!r}")
+    return out
+
+
+def record_problems(record: dict) -> list[str]:
+    out = provenance_problems(record.get("provenance"))
+    for i, piece in enumerate(record.get("pieces", [])):
+        out += [f"pieces[{i}]: {p}" for p in provenance_problems(piece.get("provenance"))]
+    return out + [f"absolute path at {p}" for p in absolute_paths(record)]
+
+
+def test_there_are_records():
+    assert len(RECORDS) >= 20
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=[p.name for p in RECORDS])
+def test_record_has_provenance_and_no_absolute_path(path):
+    assert record_problems(json.loads(path.read_text())) == []
+
+
+def test_the_checks_can_fail(tmp_path):
+    assert record_problems({}) == ["no provenance block"]
+    bad = {"provenance": {"argv": [], "git_commit": None, "machine": {"loadavg": [1.0], "versions": {}}},
+           "config": {"cache_file": "/home/someone/data/graphs/g.npz"}, "pieces": [{}],
+           "note": "run with /work/main/.venv/bin/python"}
+    problems = record_problems(bad)
+    for expected in ("argv", "git_commit is null", "loadavg", "cpu_count", "versions", "pieces[0]: no provenance",
+                     "config.cache_file", "note: run with"):
+        assert any(expected in p for p in problems), (expected, problems)
+    # what write_json writes passes: provenance stamped, the absolute path made relative
+    written = json.loads(write_json({"config": bad["config"]}, tmp_path / "r.json", argv=["x.py"]).read_text())
+    assert record_problems(written) == [] and written["config"]["cache_file"] == "data/graphs/g.npz"
+
+
+def test_manifest_covers_every_record_once():
+    entries = _script("run_manifest").load_manifest()
+    files = [e["file"] for e in entries]
+    assert len(files) == len(set(files)), "a result file appears twice in benchmarks/manifest.toml"
+    assert sorted(files) == sorted(p.name for p in RECORDS)
+    assert {e["cost"] for e in entries} == {"fast", "full"}
+    for e in entries:
+        assert e["commands"] and all(c.split()[0] in ("python", "graphvar") for c in e["commands"]), e["file"]
+
+
+def test_docs_results_and_readme_are_generated_from_the_records():
+    """docs/results.md and README's headline table equal what benchmarks/report.py renders now."""
+    report = _script("report")
+    assert (ROOT / "docs" / "results.md").read_text() == report.render_all()
+    readme = (ROOT / "README.md").read_text()
+    assert readme == report._readme_with_headline(readme)
+    assert "../shared" not in readme
+
+
+def test_no_page_points_outside_the_clone():
+    """A fresh clone has no ../shared: README, docs, examples and benchmarks never refer to it."""
+    files = [ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *(ROOT / "examples").glob("*.py"),
+             *(ROOT / "benchmarks").glob("*.py")]
+    offenders = [str(f.relative_to(ROOT)) for f in files if "../shared" in f.read_text()]
+    assert offenders == []
