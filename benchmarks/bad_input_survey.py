@@ -11,11 +11,10 @@ For each call the outcome is one of
 * ``silent``  a result that is non-finite or wrong (NaN scores, a class for
   unlabeled nodes, the string ``"-1"`` taken as a class) without an error.
 
-Run it on two checkouts to get the before/after table of issue 12::
+The before/after table of issue 12 (the *before* column from a temporary
+checkout of the commit given, run by this same script)::
 
-    PYTHONPATH=<old checkout> python benchmarks/bad_input_survey.py --json before.json
-    python benchmarks/bad_input_survey.py --json benchmarks/results/bad_input_survey.json \\
-        --compare before.json
+    python benchmarks/bad_input_survey.py --before-commit e7d0499 --json benchmarks/results/bad_input_survey.json
 
 The cases use only the public API, so the same script runs on both versions.
 """
@@ -711,13 +710,32 @@ def summarize(cases) -> dict:
     return {k: dict(v) for k, v in by.items()}
 
 
+def _run_before(commit: str) -> str:
+    """Run this script on a temporary checkout of ``commit``; return the path of its JSON."""
+    import subprocess
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _checkout import checkout
+
+    out = Path(tempfile.mkdtemp()) / "before.json"
+    with checkout(commit) as tree:
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        subprocess.run([sys.executable, str(Path(__file__).resolve()), "--json", str(out)], cwd=tree, env=env,
+                       check=True, stdout=subprocess.DEVNULL)
+    return str(out)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", default=None, help="write every case and its outcome here")
     p.add_argument("--compare", default=None, help="a JSON of an earlier run: print before -> after")
+    p.add_argument("--before-commit", default=None, help="run the cases on this commit first (temporary "
+                   "checkout) and compare")
     p.add_argument("--only", default=None, help="substring of the entry point to run")
     p.add_argument("--bad", action="store_true", help="list only the cases that are not error/valid")
     a = p.parse_args(argv)
+    if a.before_commit:
+        a.compare = _run_before(a.before_commit)
     torch.set_num_threads(1)
     os.environ.setdefault("GRAPHVAR_DATA", tempfile.mkdtemp())
     with tempfile.TemporaryDirectory() as d:
@@ -727,9 +745,10 @@ def main(argv=None):
             run_case(c)
     counts = Counter(c.outcome for c in cases)
     print(f"{len(cases)} cases: " + ", ".join(f"{k} {v}" for k, v in counts.most_common()))
-    before = {}
+    before, before_record = {}, None
     if a.compare:
-        for r in json.loads(Path(a.compare).read_text())["cases"]:
+        before_record = json.loads(Path(a.compare).read_text())
+        for r in before_record["cases"]:
             before[(r["entry"], r["desc"])] = r
     print("\n| category | entry point | input | before | after | message / detail |")
     print("|---|---|---|---|---|---|")
@@ -743,7 +762,12 @@ def main(argv=None):
 
         record = {"provenance": provenance(), "counts": dict(counts), "by_category": summarize(cases),
                   "cases": [{"category": c.category, "entry": c.entry, "desc": c.desc, "outcome": c.outcome,
+                             "before": before.get((c.entry, c.desc), {}).get("outcome"),
                              "detail": c.detail, **c.extra} for c in cases]}
+        if before_record is not None:
+            record["before"] = {"commit": a.before_commit or before_record["provenance"].get("git_commit"),
+                                "counts": before_record["counts"], "by_category": before_record["by_category"],
+                                "provenance": before_record["provenance"]}
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
         Path(a.json).write_text(json.dumps(record, indent=1, default=str) + "\n")
         print(f"wrote {a.json}")

@@ -5,7 +5,7 @@ same load) that imports torch, then graphvar, and prints both times; the table
 gives the median over rounds. Also lists which heavy optional packages the
 import pulled in::
 
-    python benchmarks/import_time.py --before /tmp/gv-before --rounds 7
+    python benchmarks/import_time.py --before-commit e7d0499 --rounds 7
 """
 
 from __future__ import annotations
@@ -36,18 +36,25 @@ def measure(root: str) -> dict:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--before", required=True, help="checkout to compare with (its root folder)")
+    p.add_argument("--before-commit", required=True, help="commit to compare with (checked out in a temporary "
+                   "worktree)")
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--json", default="benchmarks/results/import_time.json")
     a = p.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from graphvar.provenance import provenance
 
-    record = {"provenance": provenance(), "rounds": a.rounds, "runs": {"before": [], "after": []}}
+    from _checkout import checkout
+
+    record = {"provenance": provenance(), "before_commit": a.before_commit, "rounds": a.rounds,
+              "runs": {"before": [], "after": []}}
     after = str(Path(__file__).resolve().parents[1])
-    measure(a.before), measure(after)  # warm the file cache
-    for _ in range(a.rounds):
-        for name, root in (("before", a.before), ("after", after)):
-            record["runs"][name].append(measure(root))
+    with checkout(a.before_commit) as tree:
+        before = str(tree)
+        measure(before), measure(after)  # warm the file cache
+        for _ in range(a.rounds):
+            for name, root in (("before", before), ("after", after)):
+                record["runs"][name].append(measure(root))
     print("| checkout | torch import, s (median) | graphvar beyond torch, s (median) | heavy modules loaded |")
     print("|---|---:|---:|---|")
     for name, runs in record["runs"].items():
