@@ -710,6 +710,15 @@ def summarize(cases) -> dict:
     return {k: dict(v) for k, v in by.items()}
 
 
+def _scrub(text: str) -> str:
+    """Messages without this machine's folders: the data roots and the temporary folder by name."""
+    for var in ("GRAPHVAR_SHARED_DATA", "GRAPHVAR_DATA"):
+        if os.environ.get(var):
+            text = text.replace(str(Path(os.environ[var]).resolve()), f"${var}").replace(os.environ[var], f"${var}")
+    tmp = tempfile.gettempdir()
+    return text.replace(str(Path(tmp).resolve()), "$TMP").replace(tmp, "$TMP")
+
+
 def _run_before(commit: str) -> str:
     """Run this script on a temporary checkout of ``commit``; return the path of its JSON."""
     import subprocess
@@ -743,6 +752,7 @@ def main(argv=None):
         cases = [c for c in CASES if a.only is None or a.only in c.entry]
         for c in cases:
             run_case(c)
+            c.detail = _scrub(c.detail)
     counts = Counter(c.outcome for c in cases)
     print(f"{len(cases)} cases: " + ", ".join(f"{k} {v}" for k, v in counts.most_common()))
     before, before_record = {}, None
@@ -768,8 +778,9 @@ def main(argv=None):
             record["before"] = {"commit": a.before_commit or before_record["provenance"].get("git_commit"),
                                 "counts": before_record["counts"], "by_category": before_record["by_category"],
                                 "provenance": before_record["provenance"]}
-        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.json).write_text(json.dumps(record, indent=1, default=str) + "\n")
+        from graphvar.benchmark.report import write_json
+
+        write_json(json.loads(json.dumps(record, default=str)), a.json)
         print(f"wrote {a.json}")
 
 
