@@ -33,7 +33,8 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from ..engine import topk_per_row
-from ..validation import check_bool, check_choice, check_device, check_dtype, check_float, check_int
+from ..validation import (check_bool, check_choice, check_device, check_dtype, check_float, check_int,
+                          check_label_matrix)
 from .propagation import SOLVERS, propagate_topk
 
 __all__ = ["Teacher", "CALIBRATIONS", "lever_targets"]
@@ -42,19 +43,8 @@ CALIBRATIONS = ("isotonic", "platt", "none")
 
 
 def _check_labels(Y, n=None, name="Y") -> sp.csr_matrix:
-    if not sp.issparse(Y):
-        if isinstance(Y, np.ndarray) and Y.ndim == 2:
-            Y = sp.csr_matrix(Y)
-        else:
-            raise TypeError(f"{name} must be a scipy sparse (n, L) binary matrix, got {type(Y).__name__}.")
-    Y = sp.csr_matrix(Y, dtype=np.float32)
-    Y.sum_duplicates()
-    if n is not None and Y.shape[0] != n:
-        raise ValueError(f"{name} has {Y.shape[0]} rows but X has {n}; they must match.")
-    if Y.nnz and (Y.data.min() < 0 or Y.data.max() > 1):
-        raise ValueError(f"{name} must hold values in [0, 1] (binary labels); got range "
-                         f"[{Y.data.min()}, {Y.data.max()}].")
-    return Y
+    """Labels in [0, 1] as float32 CSR (the shared multi-label validator)."""
+    return check_label_matrix(Y, name=name, n_rows=n, binary=False)
 
 
 def lever_targets(Y, p_hat, lam: float = 0.5, threshold: float = 0.0, max_extra: int | None = None,
