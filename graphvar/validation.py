@@ -220,6 +220,8 @@ def check_label_matrix(Y: Any, *, name: str = "Y", n_rows: int | None = None, bi
         if arr is None or arr.ndim != 2:
             raise TypeError(f"{name} must be a scipy sparse (n, L) matrix or a 2-D ndarray, got "
                             f"{type(Y).__name__}" + (f" of shape {arr.shape}" if arr is not None else "") + ".")
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}.")
         Y = sp.csr_matrix(arr)
     if Y.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold numbers, got dtype {Y.dtype}.")

@@ -314,3 +314,27 @@ def test_gnn_training_reports_early_stopping(data):
     with pytest.warns(UserWarning, match="before early stopping"):
         clf = VGPNClassifier(epochs=3, patience=100).fit(X, yy)
     assert clf.fit_info_["stopped_early"] is False and clf.fit_info_["epochs_run"] == 3
+
+
+def test_shared_validators():
+    from graphvar.validation import check_class_ids, check_finite_output, check_label_matrix
+
+    assert check_class_ids([0, -1, 2.0], 3).tolist() == [0, -1, 2]
+    with pytest.raises(TypeError, match="non-integer values"):
+        check_class_ids([0, 0.5], 2)
+    with pytest.raises(ValueError, match="class id 2, out of range for n_classes=2"):
+        check_class_ids([0, 2], 2, n_classes=2)
+    with pytest.raises(ValueError, match="labeled set"):
+        check_class_ids([[0, 1], [-1, -1]], 2, batched=True)
+    with pytest.raises(TypeError, match="must hold numbers"):
+        check_label_matrix(np.array([["a"]]))
+    with pytest.raises(ValueError, match="binary"):
+        check_label_matrix(np.array([[0, 0.5]]))
+    assert check_label_matrix(np.array([[0, 0.5]]), binary=False).dtype == np.float32
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        check_label_matrix(sp.csr_matrix(np.array([[0, 2.0]])), binary=False)
+    with pytest.raises(ValueError, match="rows but X has 3"):
+        check_label_matrix(np.eye(2), n_rows=3)
+    with pytest.raises(ValueError, match="scores are not finite.*rescale"):
+        check_finite_output(torch.tensor([1.0, float("nan")]), "scores", "rescale it.")
+    check_finite_output(np.arange(3), "ints", "never raised for integers")
