@@ -583,6 +583,12 @@ def xmc_cases(tmp: Path):
         ("nan",))
     add("files", "write_xc", "row mismatch", lambda: xmc.write_xc(tmp / "o.txt", np.eye(3), np.eye(2)), "error",
         ("rows",))
+    metric_and_teacher_cases()
+
+
+def metric_and_teacher_cases():
+    from graphvar import xmc
+
     S = sp.csr_matrix(rng.random((5, 4)))
     Yt = sp.csr_matrix((rng.random((5, 4)) > 0.5).astype(float))
     for fname in ("precision_at_k", "ndcg_at_k", "recall_at_k", "coverage_at_k"):

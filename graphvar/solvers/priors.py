@@ -79,6 +79,20 @@ def class_priors_from_labels(labels, n_classes: int | None = None) -> np.ndarray
     return counts / counts.sum()
 
 
+def _report(n_iter: torch.Tensor, error: torch.Tensor, tol: float, max_iter: int) -> dict:
+    """The projection's info (updates, final class-fraction error, convergence); warns on a miss."""
+    converged = (error <= tol).cpu()
+    if max_iter and not bool(converged.all()):
+        late = torch.nonzero(~converged).flatten().tolist()
+        warnings.warn(
+            f"the class-prior projection stopped at max_iter={max_iter} for labeled set(s) {late[:10]} with "
+            f"class fractions still off by up to {float(error.max()):.3g} (tol={tol:g}); the predictions "
+            "only approximately match class_priors. Raise max_iter or tol, or check that the scores can "
+            "separate the classes (ties between nodes cannot be split).",
+            UserWarning, stacklevel=3)
+    return {"n_iter": n_iter.tolist(), "fraction_error": error.tolist(), "converged": converged.tolist()}
+
+
 def volume_label_projection(
     scores,
     class_priors,
@@ -170,16 +184,7 @@ def volume_label_projection(
         if not bool(still.all()):
             active = active[still]
     labels = torch.argmax(S * weights[:, None, :], dim=2)
-    converged = (error <= tol).cpu()
-    if max_iter and not bool(converged.all()):
-        late = torch.nonzero(~converged).flatten().tolist()
-        warnings.warn(
-            f"the class-prior projection stopped at max_iter={max_iter} for labeled set(s) {late[:10]} with "
-            f"class fractions still off by up to {float(error.max()):.3g} (tol={tol:g}); the predictions "
-            "only approximately match class_priors. Raise max_iter or tol, or check that the scores can "
-            "separate the classes (ties between nodes cannot be split).",
-            UserWarning, stacklevel=2)
-    info = {"n_iter": n_iter.tolist(), "fraction_error": error.tolist(), "converged": converged.tolist()}
+    info = _report(n_iter, error, tol, max_iter)
     if single:
         labels, weights = labels[0], weights[0]
         info = {k: v[0] for k, v in info.items()}
