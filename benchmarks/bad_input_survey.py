@@ -718,11 +718,14 @@ def summarize(cases) -> dict:
 
 def _scrub(text: str) -> str:
     """Messages without this machine's folders: the data roots and the temporary folder by name."""
-    for var in ("GRAPHVAR_SHARED_DATA", "GRAPHVAR_DATA"):
-        if os.environ.get(var):
-            text = text.replace(str(Path(os.environ[var]).resolve()), f"${var}").replace(os.environ[var], f"${var}")
-    tmp = tempfile.gettempdir()
-    return text.replace(str(Path(tmp).resolve()), "$TMP").replace(tmp, "$TMP")
+    import re
+
+    folders = [(os.environ.get(v), f"${v}") for v in ("GRAPHVAR_SHARED_DATA", "GRAPHVAR_DATA")]
+    for folder, name in folders + [(tempfile.gettempdir(), "$TMP")]:
+        if folder:
+            for form in {str(Path(folder).resolve()), folder}:
+                text = re.sub(re.escape(form) + r"(?![\w.-])", lambda m: name, text)
+    return text
 
 
 def _run_before(commit: str) -> str:
