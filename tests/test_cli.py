@@ -65,3 +65,22 @@ def test_internal_errors_still_show_a_traceback(monkeypatch):
     monkeypatch.setattr(demo, "run_demo", boom)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["demo", "--quiet"])
+
+
+def test_warnings_are_printed_once_per_kind(monkeypatch, capsys):
+    import warnings
+
+    import graphvar.cli.demo as demo
+
+    def noisy(*args, **kwargs):
+        for i in range(5):
+            warnings.warn(f"the rule missed its tolerance for {i + 1} labeled set(s) (residual 0.0{i})")
+        warnings.warn("another kind")
+        return {"results": []}
+
+    monkeypatch.setattr(demo, "run_demo", noisy)
+    monkeypatch.setattr("graphvar.benchmark.report.markdown_table", lambda record, baseline: "table")
+    assert main(["demo", "--quiet"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["graphvar demo: warning: the rule missed its tolerance for 1 labeled set(s) (residual 0.00) "
+                   "(4 more like it)", "graphvar demo: warning: another kind"]

@@ -7,15 +7,19 @@ taking the parsed ``argparse.Namespace`` and returning an exit code).
 User errors of every sub-command (bad options, missing or malformed files,
 dataset errors) print one line ``graphvar <command>: <message>`` to stderr
 and exit with status 2, without a traceback; ``--debug`` (or
-``GRAPHVAR_DEBUG=1``) re-raises them to show the traceback.
+``GRAPHVAR_DEBUG=1``) re-raises them to show the traceback. Warnings are
+printed once per kind, with a count, when the command ends.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import re
 import sys
+import warnings
 
 __all__ = ["main", "build_parser", "positive_int", "USER_ERRORS"]
 
@@ -67,6 +71,30 @@ def _command_name(args: argparse.Namespace) -> str:
     return " ".join(["graphvar", args.command] + ([sub] if sub else []))
 
 
+@contextlib.contextmanager
+def _summarized_warnings(command: str, show_all: bool = False):
+    """Print each kind of warning once, with a count, when the command ends (all of them with ``--debug``).
+
+    A benchmark over 50 labeled sets would otherwise print the same warning,
+    with different numbers, 50 times.
+    """
+    if show_all:
+        yield
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            kinds: dict[str, list[str]] = {}
+            for w in caught:
+                text = " ".join(str(w.message).split())
+                kinds.setdefault(re.sub(r"\d[\d.e+-]*", "#", text), []).append(text)
+            for texts in kinds.values():
+                more = f" ({len(texts) - 1} more like it)" if len(texts) > 1 else ""
+                print(f"{command}: warning: {texts[0]}{more}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``graphvar`` script; returns the exit status."""
     parser = build_parser()
@@ -79,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     debug = args.debug or os.environ.get("GRAPHVAR_DEBUG", "") not in ("", "0")
     try:
-        return int(args.func(args) or 0)
+        with _summarized_warnings(_command_name(args), show_all=debug):
+            return int(args.func(args) or 0)
     except USER_ERRORS as exc:
         if debug:
             raise

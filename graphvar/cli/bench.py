@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 __all__ = ["register", "run"]
@@ -133,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     argv = invocation(args)
+    t0 = time.perf_counter()
 
     def checkpoint(record: dict) -> None:
         # a long run leaves its finished (method, rate) cells on disk as it goes
@@ -169,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, TypeError, FileNotFoundError, ImportError) as exc:
         print(f"graphvar bench: {exc}", file=sys.stderr)
         return 2
+    record["config"]["total_seconds"] = time.perf_counter() - t0
     table = markdown_table(record)
     print(table)
     write_json(record, out / f"{stem}.json", argv=argv)
@@ -181,4 +184,5 @@ def run(args: argparse.Namespace) -> int:
         except ImportError as exc:
             print(f"graphvar bench: no plot ({exc})", file=sys.stderr)
     print("wrote " + ", ".join(os.fspath(p) for p in written))
+    print(f"graphvar bench finished in {record['config']['total_seconds']:.1f} s")
     return 0
