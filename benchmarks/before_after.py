@@ -1,6 +1,7 @@
 """Run one benchmark script on two commits, alternating, and compare stage by stage.
 
-The *before* commit is checked out in a temporary git worktree; each round
+The *before* commit is checked out in a temporary git worktree (a script it
+does not have yet is taken from this checkout); each round
 runs the before script (with the before package on ``PYTHONPATH``) and then
 the after one, so both see the same machine load. The benchmark must write a
 JSON with a ``rows`` list of ``{"stage", "impl", "seconds", ...}`` records
@@ -33,8 +34,10 @@ from graphvar.provenance import provenance  # noqa: E402
 
 
 def _run(tree: Path, script: str, out: Path, extra: list[str]) -> dict:
+    """Run ``script`` (from ``tree``, or from this checkout when ``tree`` lacks it) on ``tree``'s package."""
     env = {**os.environ, "PYTHONPATH": str(tree), "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
-    cmd = [sys.executable, str(tree / script), "--out", str(out), *extra]
+    path = tree / script if (tree / script).exists() else ROOT / script
+    cmd = [sys.executable, str(path), "--out", str(out), *extra]
     subprocess.run(cmd, cwd=tree, env=env, check=True, stdout=subprocess.DEVNULL)
     path = out if out.suffix == ".json" else out.with_suffix(".json")
     return json.loads(path.read_text())
@@ -89,7 +92,7 @@ def main(argv=None) -> dict:
     from graphvar.provenance import loadavg
 
     record = {"benchmark": "before_after", "script": args.script, "before": args.before,
-              "rounds": args.rounds, "script_args": extra, **prov, "loadavg_end": loadavg(), "rows": rows}
+              "rounds": args.rounds, "script_args": extra, "provenance": prov, "loadavg_end": loadavg(), "rows": rows}
     lines = ["| stage | before s | after s | after / before |", "|---|---:|---:|---:|"]
     lines += [f"| {r['stage']} | {r['before_s']:.3g} | {r['after_s']:.3g} | {r['after_over_before']:.2f} |"
               for r in rows]

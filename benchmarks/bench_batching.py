@@ -67,7 +67,7 @@ def main(argv=None) -> dict:
                              "loadavg": loadavg()})
                 print(rows[-1], flush=True)
     methods.REORDER_MIN_NODES = 20_000
-    record = {"benchmark": "bench_batching", **prov, "threads": args.threads, "n_sets": len(sets),
+    record = {"benchmark": "bench_batching", "provenance": prov, "threads": args.threads, "n_sets": len(sets),
               "graph": data.info.get("graph_desc"), "rows": rows, "loadavg_end": loadavg()}
     Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
     print(render(record))

@@ -175,6 +175,31 @@ def core_section() -> list[str]:
     return out
 
 
+def graph_section() -> list[str]:
+    knn = _script("bench_knn")
+    out = ["## Graph construction: exact and approximate k-NN", ""]
+    for stem in ("bench_knn", "bench_knn_1m"):
+        if (RESULTS / f"{stem}.json").exists():
+            rec = _rec(stem)
+            out += [f"### `{stem}.json` ({_load(rec)})", "", knn.markdown(rec), ""]
+    return out
+
+
+def engine_section() -> list[str]:
+    out = ["## The propagation engine: before / after, batching", ""]
+    for path in sorted(RESULTS.glob("*_engine.json")):
+        rec = read_json(path)
+        out += [f"### `{path.name}` — `{rec['script']} {' '.join(rec['script_args'])}`, before = "
+                f"`{rec['before'][:12]}`, best of {rec['rounds']} alternating rounds ({_load(rec)})", "",
+                "| stage | before s | after s | after / before |", "|---|---:|---:|---:|"]
+        out += [f"| {r['stage']} | {r['before_s']:.3g} | {r['after_s']:.3g} | {r['after_over_before']:.2f} |"
+                for r in rec["rows"]] + [""]
+    if (RESULTS / "bench_batching.json").exists():
+        rec = _rec("bench_batching")
+        out += [f"### `bench_batching.json` ({_load(rec)})", "", _script("bench_batching").render(rec), ""]
+    return out
+
+
 def xmc_section() -> list[str]:
     xmc, teacher = _script("xmc_demo"), _script("bench_teacher")
     out = ["## XMC: the graph teacher (LEVER) and Gandalf", "",
@@ -232,8 +257,8 @@ def render_all() -> str:
              "Calder et al. are the only typed-in numbers. Machine: the 2-core CPU development machine unless a "
              "record says otherwise; the load average of each run is in its record. How to rerun: "
              "[benchmarks.md](benchmarks.md).", ""]
-    for section in (fashionmnist_section, citation_section, gnn_section, core_section, xmc_section,
-                    demo_section, index_section):
+    for section in (fashionmnist_section, citation_section, gnn_section, core_section, graph_section,
+                    engine_section, xmc_section, demo_section, index_section):
         lines += section()
     return "\n".join(lines).rstrip() + "\n"
 

@@ -100,6 +100,9 @@ def encode_labels(y, n_samples: int | None = None) -> tuple[np.ndarray, np.ndarr
         bad = labeled[labeled != np.round(labeled)][:3].tolist()
         raise ValueError(f"Unknown label type: continuous. y holds non-integer numbers {bad}; a classifier needs "
                          "class labels (integers or strings, -1 = unlabeled), not a regression target.")
+    from sklearn.utils.multiclass import check_classification_targets
+
+    check_classification_targets(labeled)  # continuous or multi-output targets are not classes (a backstop for object arrays)
     if labeled.dtype.kind in "iuf" and (labeled < 0).any():
         bad = np.unique(labeled[labeled < 0])[:5].tolist()
         raise ValueError(f"y holds negative labels {bad}: only -1 (unlabeled) may be negative; "
@@ -144,7 +147,8 @@ def cross_knn(Q: torch.Tensor, R: torch.Tensor, k: int, metric: str = "euclidean
         Q = Q / Q.norm(dim=1, keepdim=True).clamp_min(torch.finfo(Q.dtype).tiny)
         R = R / R.norm(dim=1, keepdim=True).clamp_min(torch.finfo(R.dtype).tiny)
     elif metric != "euclidean":
-        raise ValueError(f"metric must be 'euclidean' or 'cosine' for new points, got {metric!r}.")
+        raise ValueError(f"scoring new points supports metric='euclidean' or 'cosine', not {metric!r}; use "
+                         "transduction_ for the fitted points, or fit a graph that includes the new points.")
     block = block or max(1, (16 * 1024 * 1024) // max(R.shape[0], 1))
     idx, dist = [], []
     for start in range(0, Q.shape[0], block):
@@ -171,8 +175,11 @@ def knn_average(X_new, X_fit, values: np.ndarray, *, k: int, kernel: str = "gaus
     values : ndarray (n, c)
     k : int
         Neighbours (capped at ``n``).
-    kernel : {"gaussian", "symgaussian", "uniform"}
-        ``symgaussian`` falls back to ``gaussian`` (new points have no ``d_k`` of their own graph).
+    kernel : str or callable
+        A kernel of :func:`graphvar.graph.knn_weights`, applied to the new
+        point's distances; ``symgaussian`` falls back to ``gaussian`` (a new
+        point is no node of the graph, so ``d_k(x_j)`` of its neighbours' own
+        lists does not apply).
     metric : {"euclidean", "cosine"}
     device : optional
         Where the search runs.
@@ -181,7 +188,7 @@ def knn_average(X_new, X_fit, values: np.ndarray, *, k: int, kernel: str = "gaus
     -------
     ndarray (m, c), float64
     """
-    from .graph.build import knn_weights
+    from .graph.kernels import knn_weights
     from .validation import check_device
 
     dev = check_device(device)
@@ -191,6 +198,7 @@ def knn_average(X_new, X_fit, values: np.ndarray, *, k: int, kernel: str = "gaus
     if not bool(torch.isfinite(dist).all()):
         raise ValueError(f"distances between the new and the fitted points overflow {fit.dtype} "
                          "(features too large); rescale X, e.g. with sklearn's StandardScaler.")
-    w = knn_weights(idx, dist, "uniform" if kernel == "uniform" else "gaussian").double().cpu().numpy()
+    w = knn_weights(idx, dist, "gaussian" if kernel == "symgaussian" else kernel).double().cpu().numpy()
+    w = np.where(w.sum(axis=1, keepdims=True) > 0, w, 1.0)  # e.g. the distance kernel at zero distance
     vals = np.asarray(values, dtype=np.float64)[idx.cpu().numpy()]
     return (w[:, :, None] * vals).sum(axis=1) / w.sum(axis=1, keepdims=True)

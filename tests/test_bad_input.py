@@ -96,7 +96,7 @@ def test_bad_parameters(data):
     with pytest.raises(ValueError, match="kernel"):
         knn_graph(X, kernel="cosine")
     with pytest.raises(ValueError, match="metric"):
-        knn_graph(X, metric="manhattan")
+        knn_graph(X, metric="minkowski")
     with pytest.raises(ValueError, match="backend"):
         knn_graph(X, backend="annoy")
     with pytest.raises(TypeError, match="k must be an integer"):

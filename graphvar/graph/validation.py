@@ -8,8 +8,6 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ..validation import check_device  # noqa: F401  (re-exported for graph.knn)
-
 __all__ = ["check_adjacency", "check_features", "check_weight_range"]
 
 
