@@ -233,6 +233,8 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
         if X is None:
             raise ValueError("V-GPN needs node features: call fit_graph(graph, y, X=features)")
         x = as_features(X, device=device)
+        check_finite_output(x.values() if x.layout != torch.strided else x, "X as float32 features",
+                            "X has values beyond float32 (3.4e38) or NaN; rescale it, e.g. X / abs(X).max().")
         if x.shape[0] != n:
             raise ValueError(f"X has {x.shape[0]} rows but the graph has {n} nodes")
         classes, codes = encode_labels(y, n)
