@@ -15,7 +15,7 @@ import numbers
 import numpy as np
 import torch
 
-__all__ = ["encode_labels", "cross_knn", "knn_average", "UNLABELED"]
+__all__ = ["encode_labels", "decode_labels", "unlabeled_mask", "cross_knn", "knn_average", "UNLABELED"]
 
 #: The marker of an unlabeled sample in ``y``.
 UNLABELED = -1
@@ -23,6 +23,27 @@ UNLABELED = -1
 
 def _is_unlabeled(v) -> bool:
     return v is None or (isinstance(v, numbers.Number) and not isinstance(v, bool) and v == UNLABELED)
+
+
+def _label_array(y) -> np.ndarray:
+    """``y`` as a numpy array; a list mixing strings and numbers stays an object array (numpy would
+    turn the number ``-1`` into the string ``"-1"``)."""
+    if isinstance(y, torch.Tensor):
+        return y.detach().cpu().numpy()
+    arr = np.asarray(y)
+    if arr.dtype.kind in "US" and not isinstance(y, np.ndarray):
+        obj = np.asarray(y, dtype=object)
+        if obj.shape == arr.shape and any(not isinstance(v, str) for v in obj.ravel().tolist()):
+            return obj
+    return arr
+
+
+def unlabeled_mask(y) -> np.ndarray:
+    """Boolean mask of the unlabeled entries of ``y``: the number ``-1`` (or ``None`` in an object array)."""
+    y = _label_array(y)
+    if y.dtype.kind in "iubf":
+        return y == UNLABELED
+    return np.array([_is_unlabeled(v) for v in y.ravel().tolist()], dtype=bool).reshape(y.shape)
 
 
 def encode_labels(y, n_samples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -45,27 +66,24 @@ def encode_labels(y, n_samples: int | None = None) -> tuple[np.ndarray, np.ndarr
     Raises
     ------
     ValueError
-        Wrong shape, NaN/inf, no labeled sample, negative numeric labels other
-        than ``-1``, or the *string* ``"-1"`` (ambiguous: use the number).
+        Wrong shape, NaN/inf, no labeled sample, non-integer numbers (a
+        continuous target), negative numeric labels other than ``-1``, or the
+        *string* ``"-1"`` (ambiguous: use the number).
     TypeError
         Labels mixing strings and numbers.
     """
-    if isinstance(y, torch.Tensor):
-        y = y.detach().cpu().numpy()
-    y = np.asarray(y)
+    y = _label_array(y)
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D (n_samples,), got shape {y.shape}.")
     if n_samples is not None and y.shape[0] != n_samples:
         raise ValueError(f"y has shape {y.shape} but there are {n_samples} samples; pass one label per "
                          "sample (-1 = unlabeled).")
-    if y.dtype.kind in "iub":
-        unlabeled = y == UNLABELED
-    elif y.dtype.kind == "f":
-        if not np.all(np.isfinite(y)):
-            raise ValueError("y contains NaN or infinite values; mark unlabeled samples with -1.")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise ValueError("y contains NaN or infinite values; mark unlabeled samples with -1.")
+    if y.dtype.kind in "iubf":
         unlabeled = y == UNLABELED
     elif y.dtype.kind in "USO":
-        unlabeled = np.array([_is_unlabeled(v) for v in y.tolist()], dtype=bool)
+        unlabeled = unlabeled_mask(y)
         kinds = {type(v) for v, u in zip(y.tolist(), unlabeled) if not u}
         if any(issubclass(k, str) for k in kinds) and any(not issubclass(k, str) for k in kinds):
             raise TypeError(f"y mixes strings and numbers ({sorted(k.__name__ for k in kinds)}); "
@@ -78,9 +96,13 @@ def encode_labels(y, n_samples: int | None = None) -> tuple[np.ndarray, np.ndarr
     if unlabeled.all():
         raise ValueError("no labeled sample: y is -1 everywhere; label at least one sample per class.")
     labeled = y[~unlabeled]
+    if labeled.dtype.kind == "f" and not np.all(labeled == np.round(labeled)):
+        bad = labeled[labeled != np.round(labeled)][:3].tolist()
+        raise ValueError(f"Unknown label type: continuous. y holds non-integer numbers {bad}; a classifier needs "
+                         "class labels (integers or strings, -1 = unlabeled), not a regression target.")
     from sklearn.utils.multiclass import check_classification_targets
 
-    check_classification_targets(labeled)  # continuous or multi-output targets are not classes
+    check_classification_targets(labeled)  # continuous or multi-output targets are not classes (a backstop for object arrays)
     if labeled.dtype.kind in "iuf" and (labeled < 0).any():
         bad = np.unique(labeled[labeled < 0])[:5].tolist()
         raise ValueError(f"y holds negative labels {bad}: only -1 (unlabeled) may be negative; "
@@ -92,6 +114,25 @@ def encode_labels(y, n_samples: int | None = None) -> tuple[np.ndarray, np.ndarr
     codes = np.full(y.shape[0], -1, dtype=np.int64)
     codes[~unlabeled] = np.searchsorted(classes, labeled)
     return classes, codes
+
+
+def decode_labels(classes: np.ndarray, codes: np.ndarray, informed: np.ndarray | None = None) -> np.ndarray:
+    """``classes[codes]``, with ``-1`` (numeric classes) or ``None`` (other classes) where not ``informed``.
+
+    The one rule for samples that received no label information (a connected
+    component without a labeled sample, or a new point whose neighbours are
+    all such samples): they get the unlabeled marker, never a silent class.
+    """
+    labels = classes[codes]
+    if informed is None or informed.all():
+        return labels
+    if classes.dtype.kind in "iuf":
+        labels = labels.astype(np.float64 if classes.dtype.kind == "f" else np.int64)
+        labels[~informed] = UNLABELED
+    else:
+        labels = labels.astype(object)
+        labels[~informed] = None
+    return labels
 
 
 def cross_knn(Q: torch.Tensor, R: torch.Tensor, k: int, metric: str = "euclidean",

@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .base import encode_labels, knn_average
+from .base import _label_array, decode_labels, encode_labels, knn_average
 from .graph import as_graph, knn_graph
 from .graph.build import KERNELS
 from .graph.knn import BACKENDS, METRICS
@@ -144,6 +144,9 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         check_dtype(self.dtype)
         check_device(self.device)
         check_bool(self.normalize, "normalize")
+        check_bool(self.progress, "progress")
+        min_iter = check_int(self.min_iter, "min_iter", minimum=0)
+        check_int(self.max_iter, "max_iter", minimum=max(min_iter, 1))
         if self.amplification is not None:
             check_float(self.amplification, "amplification", minimum=0.0)
         if self.solver_params is not None and not isinstance(self.solver_params, dict):
@@ -182,16 +185,7 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _labels_of(self, codes: np.ndarray, informed: np.ndarray) -> np.ndarray:
         """``classes_[codes]`` with ``-1`` (numeric classes) or ``None`` where not informed."""
-        labels = self.classes_[codes]
-        if informed.all():
-            return labels
-        if self.classes_.dtype.kind in "iuf":
-            labels = labels.astype(np.float64 if self.classes_.dtype.kind == "f" else np.int64)
-            labels[~informed] = -1
-        else:
-            labels = labels.astype(object)
-            labels[~informed] = None
-        return labels
+        return decode_labels(self.classes_, codes, informed)
 
     def _balance(self, S: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """Volume-constrained scores (GraphLearning's ``predict`` with class priors)."""
@@ -207,8 +201,9 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             priors = class_priors_from_labels(codes, c)
         else:
             priors = check_class_priors(self.class_priors, c)
-        _, w = volume_label_projection(S, priors, return_weights=True)
+        _, w, info = volume_label_projection(S, priors, return_weights=True, return_info=True)
         self.class_weights_ = w.numpy()
+        self.solver_info_ = {**self.solver_info_, "class_priors": info}
         # GraphLearning rescales the scores to [0, 1] before weighting them
         span = S.max() - S.min()
         return (S - S.min()) / (span if span > 0 else 1.0) * self.class_weights_
@@ -227,7 +222,8 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self
         """
         self._validate_params_()
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_min_samples=2,
+        # _label_array keeps a list like ["a", -1] an object array (numpy would make "-1" a string)
+        X, y = validate_data(self, X, _label_array(y), dtype=[np.float64, np.float32], ensure_min_samples=2,
                              y_numeric=False)
         self.classes_, codes = encode_labels(y)
         if self.k >= X.shape[0]:
@@ -284,9 +280,48 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
                            metric=self.metric, device=self.device)
 
     def predict(self, X):
-        """Predicted labels of new samples (``classes_`` values)."""
-        proba = self.predict_proba(X)  # checks that the model is fitted
-        return self.classes_[proba.argmax(axis=1)]
+        """Predicted labels of new samples (``classes_`` values).
+
+        A new sample whose ``k`` nearest fitted samples are all uninformed
+        (``uninformed_``) gets ``-1`` (numeric classes) or ``None``, as those
+        fitted samples do in ``transduction_``.
+        """
+        check_is_fitted(self, "label_distributions_")
+        proba = self.predict_proba(X)
+        informed = self._informed_new(X) if self.uninformed_.size else np.ones(proba.shape[0], dtype=bool)
+        return self._labels_of(proba.argmax(axis=1), informed)
+
+    def _informed_new(self, X) -> np.ndarray:
+        """Whether each new sample has an informed sample among its ``k`` nearest fitted samples."""
+        flag = np.ones((self.X_fit_.shape[0], 1))
+        flag[self.uninformed_] = 0.0
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        reach = knn_average(X, self.X_fit_, flag, k=self.k, kernel=self.kernel, metric=self.metric,
+                            device=self.device)
+        return reach[:, 0] > 0
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy on the *labeled* samples of ``y`` (entries ``-1`` are ignored).
+
+        This makes :class:`sklearn.model_selection.GridSearchCV` meaningful on
+        semi-supervised data: each test fold is scored on its held-out labels
+        only (see :mod:`graphvar.model_selection` and ``docs/model_selection.md``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            True labels, ``-1`` for unlabeled samples.
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        float
+            Fraction of labeled samples predicted correctly.
+        """
+        from .model_selection import labeled_accuracy
+
+        return labeled_accuracy(y, self.predict(X), sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

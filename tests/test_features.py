@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from graphvar.datasets.features import VAE, compute_features, pca_features, vae_features
+from graphvar.features import VAE, compute_features, pca_features, vae_features
 
 
 @pytest.fixture
@@ -137,7 +137,7 @@ def test_vae_validation(blobs):
         vae_features(X, layer_widths=(400,), cache=False)
     with pytest.raises(ValueError, match="epochs must be a positive int"):
         vae_features(X, epochs=0, cache=False)
-    with pytest.raises(ValueError, match="lr must be positive"):
+    with pytest.raises(ValueError, match="lr must be > 0"):
         vae_features(X, lr=0, cache=False)
     with pytest.raises(ValueError, match="cache_name"):
         vae_features(X, cache_name="a/b")
@@ -163,3 +163,44 @@ def test_compute_features_dispatch(blobs, tmp_root):
         compute_features(X, "umap")
     with pytest.raises(TypeError, match="raw features take no options"):
         compute_features(X, "raw", n_components=3)
+
+
+def test_vae_checkpoints_every_epoch_and_resumes(blobs, tmp_root, monkeypatch):
+    import graphvar.features.vae as vae_module
+
+    X, _ = blobs
+    kw = dict(layer_widths=(16, 3), epochs=4, batch_size=32, cache_name="ck", progress=False)
+    uninterrupted = vae_features(X, cache=False, **{k: v for k, v in kw.items() if k != "cache_name"})
+    saves = []
+    original = vae_module._Training.save
+
+    def save_then_stop(self, path):
+        original(self, path)
+        saves.append(len(self.history))
+        if len(saves) == 2:
+            raise KeyboardInterrupt  # the user pressed Ctrl-C after epoch 2
+
+    with monkeypatch.context() as patch:
+        patch.setattr(vae_module._Training, "save", save_then_stop)
+        with pytest.raises(KeyboardInterrupt):
+            vae_features(X, **kw)
+    folder = tmp_root / "features"
+    ckpt = [p for p in folder.iterdir() if p.name.endswith(".ckpt.pt")]
+    assert saves == [1, 2] and len(ckpt) == 1 and not list(folder.glob("*.npy"))
+    resumed = vae_features(X, **kw)  # picks up at epoch 3
+    np.testing.assert_array_equal(resumed, uninterrupted)
+    log = json.loads(next(folder.glob("ck_vae_*.json")).read_text())
+    assert log["resumed_from_epoch"] == 2 and len(log["loss_per_sample"]) == 4
+    assert not ckpt[0].exists()  # removed once the embedding is saved
+    ckpt[0].write_bytes(b"garbage")  # a damaged checkpoint: warn and train from scratch
+    (next(folder.glob("ck_vae_*.npy"))).unlink()
+    with pytest.warns(UserWarning, match="unreadable VAE checkpoint"):
+        np.testing.assert_array_equal(vae_features(X, **kw), uninterrupted)
+
+
+def test_vae_rejects_bad_device_and_huge_values(blobs):
+    X, _ = blobs
+    with pytest.raises(ValueError, match="device='tpu'"):
+        vae_features(X, epochs=1, cache=False, device="tpu")
+    with pytest.raises(ValueError, match="beyond float32"):
+        vae_features(X.astype(np.float64) * 1e300, epochs=1, cache=False)

@@ -120,7 +120,7 @@ def test_float_format_and_dense_input():
 
 
 def test_lines_without_labels_or_features():
-    text = "5 4 3\n 1:2 3:0.5\n2:1\n0,2\n\n1\t0:1e-3\n"
+    text = "5 4 3\n 1:2 3:0.5\n2:1\n0,2\n \n1\t0:1e-3\n"
     X, Y = read_xc(io.StringIO(text))
     np.testing.assert_array_equal(
         X.toarray(),
@@ -263,3 +263,70 @@ def test_values_parse_like_python_float(parts):
     text = f"1 {len(vals)}\n" + " ".join(f"{j}:{v}" for j, v in enumerate(vals)) + "\n"
     got = read_lf(io.StringIO(text)).toarray().ravel()
     np.testing.assert_array_equal(got, np.array([float(v) for v in vals], dtype=np.float64).astype(np.float32))
+
+
+# --------------------------------------------------------------------------- files that are not XC/LF text
+GOOD = {"xc": "3 4 2\n0 0:1 2:0.5\n1 1:2\n0,1 3:1\n", "lf": "3 4\n0:1 2:0.5\n1:2\n3:1\n"}
+NOT_TEXT = {
+    "bin.txt": (lambda good: b"\x00\x01\x02\xff\xfe" * 40, "not UTF-8 text"),
+    "u16.txt": (lambda good: good.encode("utf-16"), "UTF-16"),
+    "latin.txt": (lambda good: good.encode().replace(b"0:1", b"0:\xe91"), "not UTF-8 text"),
+    "corrupt.txt.gz": (lambda good: b"\x1f\x8b\x08\x00" + b"\x13" * 50, "gzip"),
+    "trunc.txt.gz": (lambda good: gzip.compress(good.encode())[:-12], "truncated"),
+    "plain.txt.gz": (lambda good: good.encode(), "not a gzip file"),
+}
+
+
+@pytest.mark.parametrize("kind", ["xc", "lf"])
+@pytest.mark.parametrize("name", sorted(NOT_TEXT))
+def test_readers_name_the_file_that_is_not_text(tmp_path, kind, name):
+    make, fragment = NOT_TEXT[name]
+    path = tmp_path / name
+    path.write_bytes(make(GOOD[kind]))
+    with pytest.raises(ValueError, match=fragment) as err:
+        (read_xc if kind == "xc" else read_lf)(path)
+    assert str(path) in str(err.value)
+
+
+def test_reader_on_a_directory_or_missing_file(tmp_path):
+    with pytest.raises(ValueError, match="is a directory"):
+        read_xc(tmp_path)
+    with pytest.raises(FileNotFoundError, match="absent.txt"):
+        read_lf(tmp_path / "absent.txt")
+
+
+def test_empty_line_among_rows_is_an_error_naming_its_line(tmp_path):
+    path = tmp_path / "blank.txt"
+    path.write_text("3 4 2\n0 0:1 2:0.5\n\n1 1:2\n")  # the count matches: once silently an empty row
+    with pytest.raises(ValueError, match=f"{path}: line 3: empty line"):
+        read_xc(path)
+    X, Y = read_xc(path, allow_blank_rows=True)
+    assert X.shape == (3, 4) and X[1].nnz == 0 and Y[1].nnz == 0
+    with pytest.raises(ValueError, match="line 3: empty line"):
+        read_lf(io.StringIO("3 4\n0:1\n\n1:1\n"))
+    assert read_lf(io.StringIO("3 4\n0:1\n\n1:1\n"), allow_blank_rows=True)[1].nnz == 0
+    with pytest.raises(ValueError, match="line 3: empty line"):  # a short file with trailing empty lines
+        read_lf(io.StringIO("3 4\n0:1\n\n\n"))
+
+
+def test_writers_write_empty_rows_as_a_space():
+    Y = sp.csr_matrix(np.array([[0, 1.0], [0, 0], [1.0, 0]]))
+    buf = io.StringIO()
+    write_lf(buf, Y)
+    assert buf.getvalue() == "3 2\n1:1\n \n0:1\n"
+    buf = io.StringIO()
+    write_xc(buf, sp.csr_matrix((3, 2)), Y)
+    assert buf.getvalue() == "3 2 2\n1\n \n0\n"
+    buf.seek(0)
+    assert_same(read_xc(buf)[1], Y)
+
+
+def test_load_npz_on_garbage_names_the_file(tmp_path):
+    (tmp_path / "g.npz").write_bytes(b"not a zip file at all" * 10)
+    np.savez(tmp_path / "dense.npz", a=np.ones(3))
+    with pytest.raises(ValueError, match="g.npz is not a .npz file"):
+        load_npz(tmp_path / "g.npz")
+    with pytest.raises(ValueError, match="dense.npz does not hold a scipy sparse matrix"):
+        load_npz(tmp_path / "dense.npz")
+    with pytest.raises(FileNotFoundError):
+        load_npz(tmp_path / "absent.npz")

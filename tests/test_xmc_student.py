@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 import scipy.sparse as sp
 
 from graphvar.xmc.student import OneVsAllStudent
@@ -71,7 +72,7 @@ def test_validation_errors():
         OneVsAllStudent(epochs=0).fit(X, Y)
     with pytest.raises(TypeError, match="targets"):
         OneVsAllStudent().fit(X, Y.toarray())
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         OneVsAllStudent().predict_topk(X)
     st = OneVsAllStudent(epochs=1).fit(X, Y)
     with pytest.raises(ValueError, match="features"):

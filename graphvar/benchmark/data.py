@@ -51,7 +51,7 @@ class BenchData:
 
 
 def _features(name: str, X: np.ndarray, features: str, n_components: int) -> np.ndarray:
-    from ..datasets.features import pca_features, vae_features
+    from ..features import pca_features, vae_features
 
     if features == "raw":
         return np.ascontiguousarray(X, dtype=np.float32)
@@ -95,7 +95,7 @@ def load_benchmark_data(
     dataset : {"digits", "fashionmnist", "cora", "citeseer"}
     features : {"raw", "pca", "vae"}, default="raw"
         Node features (PCA keeps ``n_components``; the VAE is 784-400-20 and
-        cached by :func:`graphvar.datasets.features.vae_features`).
+        cached by :func:`graphvar.features.vae_features`).
     graph : {"knn", "citation"}, default="knn"
         ``citation`` (Cora/CiteSeer only) uses the citation graph with unit
         weights; ``knn`` builds a k-NN graph on the features.

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..validation import check_int
+
 __all__ = ["TrialTask", "labeled_sets", "trial_rng", "evaluation_mask"]
 
 
@@ -122,10 +124,8 @@ def labeled_sets(labels, rate: int, trials: int, seed: int = 0, key: str = "") -
         Row ``t`` holds the sorted node indices of trial ``t``.
     """
     labels = _check_labels(labels)
-    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate < 1:
-        raise ValueError(f"rate must be a positive integer (labels per class), got {rate!r}")
-    if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 1:
-        raise ValueError(f"trials must be a positive integer, got {trials!r}")
+    rate = check_int(rate, "rate", minimum=1)  # labels per class
+    trials = check_int(trials, "trials", minimum=1)
     n_classes = int(labels.max()) + 1
     members = [np.flatnonzero(labels == c) for c in range(n_classes)]
     for c, idx in enumerate(members):

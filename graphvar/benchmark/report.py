@@ -311,6 +311,22 @@ def read_json(path) -> dict:
     return json.loads(Path(path).read_text())
 
 
+_DASHES = ("-", "--", ":", "-.")
+_MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+def line_styles(n: int, colors) -> list[dict]:
+    """``n`` distinct (colour, line style, marker) combinations for a plot's lines.
+
+    Colours cycle first; once there are more lines than colours, each further
+    round of colours gets the next dash pattern and marker, so no two lines
+    look alike (up to ``len(colors) * 4`` lines).
+    """
+    colors = list(colors)
+    return [{"color": colors[i % len(colors)], "linestyle": _DASHES[(i // len(colors)) % len(_DASHES)],
+             "marker": _MARKERS[(i // len(colors)) % len(_MARKERS)]} for i in range(n)]
+
+
 def plot_accuracy(record: dict, path, methods: list[str] | None = None) -> Path:
     """Save a PNG of accuracy vs labels per class (mean ± std error bars).
 
@@ -339,11 +355,11 @@ def plot_accuracy(record: dict, path, methods: list[str] | None = None) -> Path:
     stats = summary(record)
     methods = methods or _methods_in_order(record)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for m in methods:
+    for m, style in zip(methods, line_styles(len(methods), plt.rcParams["axes.prop_cycle"].by_key()["color"])):
         rates = sorted(r for (mm, r) in stats if mm == m)
         mu = [stats[(m, r)][0] for r in rates]
         sd = [stats[(m, r)][1] for r in rates]
-        ax.errorbar(rates, mu, yerr=sd, marker="o", capsize=3, label=m)
+        ax.errorbar(rates, mu, yerr=sd, capsize=3, label=m, **style)
     all_rates = sorted({r for (_, r) in stats})
     ax.set_xticks(all_rates)
     ax.set_xlabel("labels per class")

@@ -21,7 +21,10 @@ def run_demo(rates=(1, 3, 5), trials: int = 10, k: int = 10, seed: int = 0, prog
     from ..benchmark.runner import run_benchmark
     from ..datasets import load_digits
     from ..graph import knn_graph
+    from ..validation import check_int
 
+    trials = check_int(trials, "trials", minimum=1)
+    rates = [check_int(r, "rates", minimum=1) for r in rates]
     X, y = load_digits()
     t0 = time.perf_counter()
     graph = knn_graph(X, k=k)
@@ -49,15 +52,17 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
+    from . import positive_int
+
     p = subparsers.add_parser(
         "demo",
         help="Laplace / Poisson / V-Laplace / V-Poisson on sklearn digits (no download)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--rates", type=int, nargs="+", default=[1, 3, 5], help="labels per class")
-    p.add_argument("--trials", type=int, default=10, help="labeled sets per rate")
-    p.add_argument("--k", type=int, default=10, help="neighbours of the k-NN graph")
+    p.add_argument("--rates", type=positive_int, nargs="+", default=[1, 3, 5], help="labels per class")
+    p.add_argument("--trials", type=positive_int, default=10, help="labeled sets per rate")
+    p.add_argument("--k", type=positive_int, default=10, help="neighbours of the k-NN graph")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, help="also write the record to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -1,4 +1,4 @@
-"""Datasets: Planetoid citation graphs, Fashion-MNIST, sklearn digits; feature maps.
+"""Datasets: Planetoid citation graphs, Fashion-MNIST, sklearn digits (feature maps: :mod:`graphvar.features`).
 
 Loaders are offline-first: they read local copies (an explicit folder, the
 data root ``$GRAPHVAR_DATA`` or ``./data``, shared or system folders), check
@@ -17,8 +17,10 @@ from ._root import (
 )
 from .digits import load_digits
 from .fashion_mnist import load_fashion_mnist, read_idx
-from .features import compute_features, pca_features, vae_features
 from .planetoid import PlanetoidDataset, load_planetoid
+
+# the feature maps live in graphvar.features; re-exported here, where they used to be
+from ..features import compute_features, pca_features, vae_features  # noqa: E402
 
 __all__ = [
     "SHA256",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..graph.operator import Operator
-from ..validation import check_int
+from ..validation import check_float, check_int
 
 __all__ = ["random_walk_stop_times"]
 
@@ -72,9 +72,15 @@ def random_walk_stop_times(
     """
     min_iter = check_int(min_iter, "min_iter", minimum=0)
     max_iter = check_int(max_iter, "max_iter", minimum=max(min_iter, 1))
-    mask = labeled_mask if labeled_mask.ndim == 2 else labeled_mask[None, :]
+    mask = torch.as_tensor(labeled_mask, dtype=torch.bool)
+    mask = mask if mask.ndim == 2 else mask[None, :]
     n = op.n_nodes
-    tol = 1.0 / n if tol is None else float(tol)
+    if mask.ndim != 2 or mask.shape[1] != n:
+        raise ValueError(f"labeled_mask must have shape ({n},) or (B, {n}), got {tuple(torch.as_tensor(labeled_mask).shape)}.")
+    empty = (~mask.any(dim=1)).nonzero().flatten().tolist()
+    if empty:
+        raise ValueError(f"labeled_mask selects no node in labeled set(s) {empty}: the walk needs a start.")
+    tol = 1.0 / n if tol is None else check_float(tol, "tol", minimum=0.0, strict_minimum=True)
     dinv = op.inv_degrees[:, None]
     v = mask.T.to(device=op.device, dtype=op.dtype)
     v = v / v.sum(dim=0, keepdim=True)

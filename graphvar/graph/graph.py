@@ -282,7 +282,9 @@ class Graph(Operator):
             raise TypeError("PyG data has no edge_index; cannot build a Graph from it.")
         n = int(data.num_nodes)
         weight = getattr(data, "edge_weight", None)
-        ei = edge_index.detach().cpu().numpy()
+        ei = edge_index.detach().cpu().numpy() if isinstance(edge_index, torch.Tensor) else np.asarray(edge_index)
+        if ei.dtype.kind not in "iu":
+            raise TypeError(f"edge_index must hold integer node ids, got dtype {ei.dtype}; use a LongTensor.")
         if ei.ndim != 2 or ei.shape[0] != 2:
             raise ValueError(f"edge_index must have shape (2, E), got {tuple(ei.shape)}.")
         if ei.size and (ei.min() < 0 or ei.max() >= n):
@@ -292,7 +294,10 @@ class Graph(Operator):
             )
         if weight is not None and tuple(weight.shape) != (ei.shape[1],):
             raise ValueError(f"edge_weight has shape {tuple(weight.shape)}; expected ({ei.shape[1]},), one per edge.")
-        w = np.ones(ei.shape[1]) if weight is None else weight.detach().cpu().numpy().astype(np.float64)
+        w = np.ones(ei.shape[1]) if weight is None else torch.as_tensor(weight).detach().cpu().numpy()
+        if w.dtype.kind not in "biuf":
+            raise TypeError(f"edge_weight must hold real numbers, got dtype {w.dtype}.")
+        w = w.astype(np.float64)
         A = sp.coo_matrix((w, (ei[0], ei[1])), shape=(n, n)).tocsr()
         return cls.from_scipy(A, device=device, dtype=dtype, validate=validate, info={"source": "pyg"})
 

@@ -29,6 +29,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
+from ..validation import check_int
 from .operator import Operator
 
 __all__ = ["KNNKernelOperator", "knn_bandwidths", "knn_kernel_matvec"]
@@ -61,8 +62,7 @@ def _check_points(X, name: str) -> torch.Tensor:
 
 
 def _check_k(k, n: int, what: str) -> int:
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise TypeError(f"k must be an integer, got {type(k).__name__}.")
+    k = check_int(k, "k")
     if not 1 <= k <= n:
         raise ValueError(f"k must satisfy 1 <= k <= {n} ({what}), got k={k}.")
     return k

@@ -82,8 +82,10 @@ def check_adjacency(A: Any, *, validate: bool = True, symmetric: bool = True) ->
         A = A.to_dense().cpu().numpy() if A.layout != torch.strided else A.cpu().numpy()
     if not sp.issparse(A):
         A = np.asarray(A)
-        if A.dtype == object or not np.issubdtype(A.dtype, np.number):
+        if A.dtype == object or not (np.issubdtype(A.dtype, np.number) or A.dtype == np.bool_):
             raise TypeError(f"adjacency must be numeric, got dtype {A.dtype}.")
+    if A.dtype.kind == "c":
+        raise TypeError(f"adjacency must hold real weights, got complex dtype {A.dtype}; pass W.real or abs(W).")
     A = sp.csr_matrix(A, dtype=np.float64)
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
         raise ValueError(f"adjacency must be square (n, n), got shape {A.shape}.")
@@ -113,7 +115,7 @@ def check_adjacency(A: Any, *, validate: bool = True, symmetric: bool = True) ->
 
 
 def check_weight_range(A: sp.csr_matrix, dtype: torch.dtype) -> None:
-    """Raise ``ValueError`` when the total weight (hence a degree or the volume) overflows ``dtype``."""
+    """Raise ``ValueError`` when the weights overflow ``dtype`` (total weight: a degree or the volume) or underflow it."""
     if not A.nnz:
         return
     total = float(np.sum(A.data, dtype=np.float64))
@@ -123,4 +125,11 @@ def check_weight_range(A: sp.csr_matrix, dtype: torch.dtype) -> None:
             f"adjacency weights are too large for {dtype} (largest {A.data.max():.3g}, total {total:.3g}): "
             "degrees and the graph volume would overflow; rescale the weights, e.g. W / W.max()"
             + ("." if dtype == torch.float64 else ", or use dtype=torch.float64.")
+        )
+    positive = A.data[A.data > 0]
+    if positive.size and positive.min() < float(torch.finfo(dtype).tiny):
+        raise ValueError(
+            f"adjacency weights as small as {positive.min():.3g} underflow {dtype} (smallest normal number "
+            f"{torch.finfo(dtype).tiny:.3g}): edges would vanish or lose their precision; rescale the "
+            "weights, e.g. W / W.max()" + ("." if dtype == torch.float64 else ", or use dtype=torch.float64.")
         )

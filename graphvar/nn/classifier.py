@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import encode_labels, knn_average
-from ..validation import check_device, check_float, check_int
+from ..base import decode_labels, encode_labels, knn_average
+from ..graph.validation import check_features
+from ..validation import check_bool, check_device, check_finite_output, check_float, check_int
 from ._sparse import as_features
 from .gpn import VGPN
 from .poisson_conv import poisson_source
@@ -86,7 +89,12 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (c,)
         Class labels.
     transduction_ : ndarray of shape (n,)
-        Predicted label of every node of the training graph.
+        Predicted label of every node of the training graph. Nodes in connected
+        components without a training node are predicted from their features
+        alone (the feature term); without the feature term (``feature_step=None``)
+        they get ``-1`` (numeric classes) or ``None``, as in the graph classifiers.
+    uninformed_ : ndarray of int
+        Nodes in connected components without a training node (a warning names them).
     label_distributions_ : ndarray of shape (n, c)
         Softmax of the network's output.
     graph_ : graphvar.graph.Graph
@@ -157,6 +165,15 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
         check_float(self.lr, "lr", minimum=0.0, strict_minimum=True)
         check_float(self.weight_decay, "weight_decay", minimum=0.0)
         check_float(self.dropout, "dropout", minimum=0.0, maximum=0.999)
+        if self.feature_step is not None:
+            check_int(self.feature_step, "feature_step", minimum=0, maximum=check_int(self.n_steps, "n_steps"))
+        for name in ("attention", "calibrate", "progress"):
+            check_bool(getattr(self, name), name)
+        if self.feature_step is None and not self.attention:
+            raise ValueError("feature_step=None with attention=False leaves V-GPN nothing to train (it is then "
+                             "the V-Poisson iteration): set feature_step (default 3) or attention=True, or use "
+                             "graphvar.VPoissonClassifier.")
+        check_int(self.random_state, "random_state", minimum=0)
 
     def _split(self, codes: np.ndarray, classes: np.ndarray, val_idx) -> tuple[np.ndarray, np.ndarray]:
         """Training and early-stopping nodes: ``val_idx`` as given, else a stratified carve-out."""
@@ -216,6 +233,8 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
         if X is None:
             raise ValueError("V-GPN needs node features: call fit_graph(graph, y, X=features)")
         x = as_features(X, device=device)
+        check_finite_output(x.values() if x.layout != torch.strided else x, "X as float32 features",
+                            "X has values beyond float32 (3.4e38) or NaN; rescale it, e.g. X / abs(X).max().")
         if x.shape[0] != n:
             raise ValueError(f"X has {x.shape[0]} rows but the graph has {n} nodes")
         classes, codes = encode_labels(y, n)
@@ -223,6 +242,27 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"y has a single class ({classes[0]!r}); need at least two labeled classes.")
         train, val = self._split(codes, classes, val_idx)
 
+        model, info, logits = self._train(graph, x, codes, classes.size, train, val, amplification, device)
+        check_finite_output(logits, "V-GPN's outputs",
+                            f"amplification={amplification:g} or lr={self.lr:g} is too large (the variance step or "
+                            "training diverged); use amplification between 0 and ~4 and a smaller lr.")
+        proba = torch.softmax(logits, dim=1).cpu().numpy()
+        informed = self._informed(graph, train, proba)
+        self.classes_ = classes
+        self.graph_ = graph
+        self.model_ = model
+        self.train_idx_, self.val_idx_ = train, val
+        self.amplification_ = amplification
+        self.fit_info_ = info
+        self.label_distributions_ = proba
+        self.transduction_ = decode_labels(classes, proba.argmax(axis=1), informed)
+        self.X_ = x
+        self.n_features_in_ = x.shape[1]
+        return self
+
+    def _train(self, graph, x, codes, n_classes, train, val, amplification, device):
+        """Build and train the network; return ``(model, training info, final logits)``."""
+        n = graph.n_nodes
         pyg = graph.to_pyg()
         edge_index, edge_weight = pyg.edge_index.to(device), pyg.edge_weight.to(device=device,
                                                                                 dtype=torch.float32)
@@ -230,9 +270,9 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
         labels = torch.as_tensor(codes, device=device)
         train_t = torch.as_tensor(train, device=device)
         val_t = torch.as_tensor(val, device=device)
-        source = poisson_source(labels, train_t, n, classes.size)
+        source = poisson_source(labels, train_t, n, n_classes)
         with seeded(self.random_state):
-            model = VGPN(x.shape[1], classes.size, hidden=self.hidden, n_steps=self.n_steps,
+            model = VGPN(x.shape[1], n_classes, hidden=self.hidden, n_steps=self.n_steps,
                          amplification=amplification, dropout=self.dropout,
                          feature_step=self.feature_step, attention=self.attention).to(device)
             if self.calibrate:
@@ -245,18 +285,35 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
                                     patience=self.patience, lr=self.lr, weight_decay=self.weight_decay,
                                     progress=self.progress, desc="V-GPN")
             with torch.no_grad():
-                proba = torch.softmax(forward(), dim=1).cpu().numpy()
-        self.classes_ = classes
-        self.graph_ = graph
-        self.model_ = model
-        self.train_idx_, self.val_idx_ = train, val
-        self.amplification_ = amplification
-        self.fit_info_ = info
-        self.label_distributions_ = proba
-        self.transduction_ = classes[proba.argmax(axis=1)]
-        self.X_ = x
-        self.n_features_in_ = x.shape[1]
-        return self
+                logits = forward()
+        return model, info, logits
+
+    def _informed(self, graph, train: np.ndarray, proba: np.ndarray) -> np.ndarray:
+        """Nodes that receive information; sets ``uninformed_`` and warns about the others.
+
+        Label propagation reaches only the connected components holding a
+        training node. With the feature term (``feature_step`` not ``None``)
+        the other nodes are still predicted, from their features alone; without
+        it they get ``-1`` / ``None`` and a uniform distribution, as in the
+        graph classifiers.
+        """
+        mask = np.zeros(graph.n_nodes, dtype=bool)
+        mask[train] = True
+        reached = graph.informed(mask)
+        self.uninformed_ = np.flatnonzero(~reached)
+        if not self.uninformed_.size:
+            return reached
+        shown = ", ".join(map(str, self.uninformed_[:10])) + (", ..." if self.uninformed_.size > 10 else "")
+        if self.feature_step is None:
+            proba[self.uninformed_] = 1.0 / proba.shape[1]
+            outcome = "they get transduction_ -1 (None for non-numeric classes) and uniform probabilities"
+        else:
+            reached = np.ones_like(reached)
+            outcome = "their predictions come from the feature term alone"
+        warnings.warn(f"{self.uninformed_.size} node(s) lie in connected components with no training node "
+                      f"(nodes {shown}): no label propagates to them; {outcome}. Label a node in each "
+                      "component, or connect the graph.", UserWarning, stacklevel=3)
+        return reached
 
     # ---------------------------------------------------------------- predict
     def predict_proba(self, X=None):
@@ -270,8 +327,6 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "label_distributions_")
         if X is None:
             return self.label_distributions_
-        from ..graph import check_features
-
         Xq = check_features(X).to(torch.float32)
         if Xq.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {Xq.shape[1]} features; the model was fitted with {self.n_features_in_}")
@@ -280,8 +335,21 @@ class VGPNClassifier(ClassifierMixin, BaseEstimator):
                            kernel=self.kernel, metric=self.metric)
 
     def predict(self, X=None):
-        """Predicted labels (``X=None``: the training nodes, as ``transduction_``)."""
+        """Predicted labels (``X=None``: the training nodes, as ``transduction_``).
+
+        A new point whose ``k`` nearest training nodes are all uninformed
+        (possible only without the feature term) gets ``-1`` / ``None``.
+        """
+        check_is_fitted(self, "transduction_")
         if X is None:
-            check_is_fitted(self, "transduction_")
             return self.transduction_
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)
+        informed = None
+        if self.feature_step is None and self.uninformed_.size:
+            flag = np.ones((self.label_distributions_.shape[0], 1))
+            flag[self.uninformed_] = 0.0
+            Xt = self.X_.to_dense() if self.X_.layout != torch.strided else self.X_
+            Xq = check_features(X).to(torch.float32)
+            informed = knn_average(Xq.numpy(), Xt.cpu().numpy(), flag, k=self.k, kernel=self.kernel,
+                                   metric=self.metric)[:, 0] > 0
+        return decode_labels(self.classes_, proba.argmax(axis=1), informed)

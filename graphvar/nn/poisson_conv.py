@@ -356,6 +356,16 @@ class PoissonConv(MessagePassing):
             raise ValueError(f"source must have shape ({n}, {self.out_channels}), got {tuple(source.shape)}")
         if edge_index.dim() != 2 or edge_index.size(0) != 2:
             raise ValueError(f"edge_index must have shape (2, E), got {tuple(edge_index.shape)}")
+        if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= n):
+            raise ValueError(f"edge_index holds node ids in [{int(edge_index.min())}, {int(edge_index.max())}] "
+                             f"but x has {n} rows (ids 0..{n - 1}); fix edge_index or pass all node features.")
+        if edge_weight is not None:
+            if tuple(edge_weight.shape) != (edge_index.size(1),):
+                raise ValueError(f"edge_weight must have shape ({edge_index.size(1)},), one per edge, got "
+                                 f"{tuple(edge_weight.shape)}")
+            if not bool(torch.isfinite(edge_weight).all()) or bool((edge_weight < 0).any()):
+                raise ValueError("edge_weight must be finite and non-negative (graph weights); got "
+                                 f"values in [{float(edge_weight.min()):g}, {float(edge_weight.max()):g}].")
         deg = (self.degrees(edge_index, edge_weight, n) if deg is None else deg).to(source.dtype)
         h, feat = self._project(x)
         op = AttentionOperator(self, edge_index, self.attention_weights(x, edge_index, edge_weight, h=h),

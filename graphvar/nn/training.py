@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
+import warnings
 from contextlib import contextmanager
 from typing import Callable
 
@@ -90,8 +91,14 @@ def fit_transductive(
     Returns
     -------
     dict
-        ``epochs_run``, ``best_epoch``, ``seconds``, ``train_loss`` (last),
-        ``val_acc`` (best, or ``None``).
+        ``epochs_run``, ``best_epoch``, ``stopped_early`` (patience ran out
+        before ``epochs``; a warning says when it did not), ``seconds``,
+        ``train_loss`` (last), ``val_acc`` (best, or ``None``).
+
+    Raises
+    ------
+    ValueError
+        When the training loss becomes NaN or infinite (divergence).
     """
     use_val = val_idx is not None and val_idx.numel() > 0
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -105,6 +112,10 @@ def fit_transductive(
         opt.zero_grad()
         logits = forward()
         loss = F.cross_entropy(logits[train_idx], labels[train_idx])
+        if not bool(torch.isfinite(loss)):
+            raise ValueError(f"{desc}: the training loss became {float(loss)} at epoch {epoch}: the model "
+                             "diverged. Lower lr (or the amplification of a variance-enlarged model) and check "
+                             "that the features are finite and of moderate scale.")
         loss.backward()
         opt.step()
         if not use_val:
@@ -124,9 +135,15 @@ def fit_transductive(
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
+    stopped_early = use_val and patience is not None and epoch + 1 < epochs
+    if use_val and patience is not None and not stopped_early:
+        warnings.warn(f"{desc}: training reached epochs={epochs} before early stopping (validation accuracy "
+                      f"last improved at epoch {best_epoch}, patience {patience}); the best epoch's weights "
+                      "are kept. Raise epochs to let it converge.", UserWarning, stacklevel=3)
     return {
         "epochs_run": epoch + 1,
         "best_epoch": int(best_epoch),
+        "stopped_early": bool(stopped_early),
         "seconds": time.perf_counter() - start,
         "train_loss": float(loss.detach()),
         "val_acc": best[0] if use_val else None,

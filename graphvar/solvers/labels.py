@@ -5,8 +5,9 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-import numpy as np
 import torch
+
+from ..validation import check_class_ids
 
 __all__ = ["LabelBatch", "parse_labels"]
 
@@ -46,44 +47,17 @@ def parse_labels(y, n_nodes: int, n_classes: int | None = None, *, device=None,
     Raises
     ------
     TypeError
-        Non-integer labels.
+        Non-integer labels (see :func:`graphvar.validation.check_class_ids`).
     ValueError
         Wrong length, labels below -1 or ``>= n_classes``, or a labeled set
         with no labeled node.
     """
-    if isinstance(y, torch.Tensor):
-        t = y.detach()
-    else:
-        arr = np.asarray(y)
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
-                                       or arr.dtype == np.bool_):
-            raise TypeError(f"labels must be integers (class ids, -1 = unlabeled), got dtype {arr.dtype}.")
-        t = torch.from_numpy(np.ascontiguousarray(arr))
-    if t.is_floating_point():
-        if not bool(torch.isfinite(t).all()) or not bool((t == t.round()).all()):
-            raise TypeError("labels must be integer class ids (-1 = unlabeled); got non-integer values.")
-    t = t.long()
-    batched = t.ndim == 2
-    if t.ndim == 1:
-        t = t[None, :]
-    if t.ndim != 2:
-        raise ValueError(f"labels must have shape (n,) or (B, n), got {tuple(t.shape)}.")
-    if t.shape[1] != n_nodes:
-        raise ValueError(f"labels have length {t.shape[1]} but the graph has {n_nodes} nodes.")
-    if t.numel() and int(t.min()) < -1:
-        raise ValueError("labels must be class ids >= 0, or -1 for unlabeled nodes.")
+    arr = check_class_ids(y, n_nodes, name="y", n_classes=n_classes, batched=True)
+    batched = arr.ndim == 2
+    t = torch.from_numpy(arr if batched else arr[None, :])
     mask = t >= 0
-    empty = (~mask.any(dim=1)).nonzero().flatten().tolist()
-    if empty:
-        raise ValueError(
-            "no labeled point" + (f" in labeled set(s) {empty}" if batched else "")
-            + ": give at least one node a class id >= 0 (-1 marks unlabeled nodes)."
-        )
-    top = int(t.max()) + 1
     if n_classes is None:
-        n_classes = top
-    elif top > n_classes:
-        raise ValueError(f"label {top - 1} is out of range for n_classes={n_classes}.")
+        n_classes = int(t.max()) + 1
     t = t.to(device) if device is not None else t
     mask = mask.to(t.device)
     onehot = torch.zeros(t.shape[0], t.shape[1], n_classes, dtype=dtype, device=t.device)

@@ -18,7 +18,7 @@ import torch
 
 from ..engine import Clamp, iterate, random_walk_stop_times
 from ..graph import Graph, as_graph
-from ..validation import check_choice, check_dtype, check_float
+from ..validation import check_bool, check_choice, check_dtype, check_finite_output, check_float, check_int
 from .exact import batched_cg
 from .labels import LabelBatch, parse_labels
 from .normalize import equalize_dispersion
@@ -152,6 +152,13 @@ def solve(
     check_choice(kind, "kind", ("laplace", "poisson"))
     check_choice(method, "method", METHODS)
     amplification = check_float(amplification, "amplification", minimum=0.0)
+    check_bool(normalize, "normalize")
+    check_bool(progress, "progress")
+    check_bool(return_info, "return_info")
+    min_iter = check_int(min_iter, "min_iter", minimum=0)
+    max_iter = check_int(max_iter, "max_iter", minimum=max(min_iter, 1))
+    if tol is not None:
+        tol = check_float(tol, "tol", minimum=0.0, strict_minimum=True)
     if method == "exact" and amplification:
         raise ValueError(
             "the variance-enlarged system has no useful exact solve (docs/design.md §3); "
@@ -170,7 +177,9 @@ def solve(
     else:
         stops, rule = random_walk_stop_times(sg, slabels.mask, min_iter=min_iter, max_iter=max_iter,
                                              return_info=True)
-        info.update(stop_times=stops.tolist(), stop_rule_converged=rule["converged"])
+        info.update(stop_times=stops.tolist(), stop_rule_converged=rule["converged"],
+                    stop_rule_residual=rule["residual"], stop_rule_tol=rule["tol"])
+        _warn_unconverged(rule, max_iter)
         scores = _iterative(sg, slabels, kind, amplification, stops, progress)
     if perm is not None:
         inverse = np.empty_like(perm)
@@ -185,12 +194,24 @@ def solve(
     return (scores, info) if return_info else scores
 
 
+def _warn_unconverged(rule: dict, max_iter: int) -> None:
+    """Warn when the stopping rule's walk did not mix to its tolerance within ``max_iter`` steps."""
+    late = [b for b, ok in enumerate(rule["converged"]) if not ok]
+    if late:
+        worst = max(rule["residual"][b] for b in late)
+        warnings.warn(
+            f"the random-walk stopping rule did not reach its tolerance {rule['tol']:.3g} within "
+            f"max_iter={max_iter} steps for {len(late)} labeled set(s) (largest residual {worst:.3g}); "
+            "their scores are those of step max_iter. Raise max_iter, or check the graph for slowly "
+            "mixing parts (info['stop_rule_residual'] has the residual per set).",
+            UserWarning, stacklevel=4)
+
+
 def _check_finite(scores: torch.Tensor, amplification: float) -> None:
-    if bool(torch.isfinite(scores).all()):
-        return
     hint = (f"amplification={amplification:g} is too large: the variance step diverged; use a value "
-            "between 0 and ~4" if amplification > 4 else "the weights may be too large or too small")
-    raise ValueError(f"the solver produced non-finite scores ({hint}).")
+            "between 0 and ~4." if amplification > 4 else
+            "the weights may be too large or too small; rescale them (e.g. W / W.max()) or use dtype=torch.float64.")
+    check_finite_output(scores, "the solver's scores", hint)
 
 
 def laplace(graph, y, *, method: str = "iterative", amplification: float = 0.0, normalize: bool = False,

@@ -20,8 +20,12 @@ balanced together, each with its own weights and its own stopping time.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
+
+from ..validation import check_float, check_int
 
 __all__ = ["check_class_priors", "class_priors_from_labels", "volume_label_projection"]
 
@@ -75,6 +79,20 @@ def class_priors_from_labels(labels, n_classes: int | None = None) -> np.ndarray
     return counts / counts.sum()
 
 
+def _report(n_iter: torch.Tensor, error: torch.Tensor, tol: float, max_iter: int) -> dict:
+    """The projection's info (updates, final class-fraction error, convergence); warns on a miss."""
+    converged = (error <= tol).cpu()
+    if max_iter and not bool(converged.all()):
+        late = torch.nonzero(~converged).flatten().tolist()
+        warnings.warn(
+            f"the class-prior projection stopped at max_iter={max_iter} for labeled set(s) {late[:10]} with "
+            f"class fractions still off by up to {float(error.max()):.3g} (tol={tol:g}); the predictions "
+            "only approximately match class_priors. Raise max_iter or tol, or check that the scores can "
+            "separate the classes (ties between nodes cannot be split).",
+            UserWarning, stacklevel=3)
+    return {"n_iter": n_iter.tolist(), "fraction_error": error.tolist(), "converged": converged.tolist()}
+
+
 def volume_label_projection(
     scores,
     class_priors,
@@ -83,6 +101,7 @@ def volume_label_projection(
     tol: float = 1e-3,
     max_iter: int = 10_000,
     return_weights: bool = False,
+    return_info: bool = False,
 ):
     """Predict labels whose class fractions match ``class_priors``.
 
@@ -100,6 +119,10 @@ def volume_label_projection(
         Largest number of weight updates (GraphLearning's value).
     return_weights : bool, default=False
         Also return the class weights ``(c,)`` or ``(B, c)``.
+    return_info : bool, default=False
+        Also return a dict: ``n_iter`` (updates per labeled set), ``fraction_error``
+        (largest ``|f - prior|`` at the stop) and ``converged`` (error ``<= tol``).
+        A warning names the labeled sets that reach ``max_iter`` with a larger error.
 
     Returns
     -------
@@ -107,6 +130,8 @@ def volume_label_projection(
         Balanced predictions (on the device of ``scores``).
     weights : torch.Tensor of shape (c,) or (B, c)
         Only if ``return_weights``: the final class weights (float64).
+    info : dict
+        Only if ``return_info`` (after ``weights`` when both are asked for).
     """
     if not isinstance(scores, torch.Tensor):
         scores = torch.as_tensor(np.asarray(scores))
@@ -114,8 +139,9 @@ def volume_label_projection(
         raise ValueError(f"scores must have shape (n, c) or (B, n, c), got {tuple(scores.shape)}")
     if not torch.is_floating_point(scores):
         raise TypeError(f"scores must be floating point, got {scores.dtype}")
-    if dt <= 0 or tol < 0 or int(max_iter) < 0:
-        raise ValueError("dt must be positive, tol and max_iter non-negative")
+    dt = check_float(dt, "dt", minimum=0.0, strict_minimum=True)
+    tol = check_float(tol, "tol", minimum=0.0)
+    max_iter = check_int(max_iter, "max_iter", minimum=0)
     single = scores.ndim == 2
     S = scores.unsqueeze(0) if single else scores
     B, n, c = S.shape
@@ -129,6 +155,8 @@ def volume_label_projection(
     S = S / top.view(B, 1, 1)
 
     weights = torch.ones(B, c, dtype=torch.float64, device=S.device)
+    n_iter = torch.zeros(B, dtype=torch.long, device=S.device)
+    error = torch.full((B,), float("inf"), dtype=torch.float64, device=S.device)
     active = torch.arange(B, device=S.device)
     S_act = S
     buf = torch.empty_like(S)
@@ -146,6 +174,8 @@ def volume_label_projection(
         sizes = torch.bincount((pred + offsets).reshape(-1), minlength=b * c).view(b, c).to(torch.float64)
         grad = sizes / n - priors
         err = grad.abs().max(dim=1).values
+        error[active] = err
+        n_iter[active] += 1
         # similarity scores: GraphLearning negates dt; its loop updates the
         # weights once more on the step whose error is below tol
         w = w - dt * grad
@@ -154,6 +184,9 @@ def volume_label_projection(
         if not bool(still.all()):
             active = active[still]
     labels = torch.argmax(S * weights[:, None, :], dim=2)
+    info = _report(n_iter, error, tol, max_iter)
     if single:
         labels, weights = labels[0], weights[0]
-    return (labels, weights) if return_weights else labels
+        info = {k: v[0] for k, v in info.items()}
+    out = (labels,) + ((weights,) if return_weights else ()) + ((info,) if return_info else ())
+    return out if len(out) > 1 else labels

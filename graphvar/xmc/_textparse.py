@@ -10,6 +10,7 @@ import gzip
 import io
 import os
 import warnings
+import zlib
 from contextlib import contextmanager
 from typing import IO, Any, Iterator
 
@@ -49,6 +50,56 @@ def _open_text(path_or_file: Any, mode: str) -> Iterator[tuple[IO[str], str]]:
         if mode == "w":
             wrapper.flush()
         wrapper.detach()  # leave the caller's binary file open
+
+
+def _sniff(path_or_file: Any) -> str:
+    """A word on what a file that is not UTF-8 text looks like ("UTF-16 text", "binary data", "")."""
+    if not isinstance(path_or_file, (str, os.PathLike)):
+        return ""
+    path = os.fspath(path_or_file)
+    try:
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rb") as f:
+            head = f.read(4096)
+    except (OSError, EOFError, zlib.error):
+        return ""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "UTF-16 text (it starts with a UTF-16 byte-order mark)"
+    if b"\x00" in head:
+        return "binary data (it holds NUL bytes)"
+    return ""
+
+
+@contextmanager
+def _reading(path_or_file: Any) -> Iterator[None]:
+    """Turn decoding, gzip and path errors of a reader into ``ValueError`` naming the file.
+
+    ``FileNotFoundError`` (which names the file) passes through unchanged.
+    """
+    name = os.fspath(path_or_file) if isinstance(path_or_file, (str, os.PathLike)) else str(
+        getattr(path_or_file, "name", "<stream>"))
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except IsADirectoryError:
+        raise ValueError(f"{name} is a directory; pass the path of an XC/LF text file.") from None
+    except UnicodeDecodeError as exc:
+        what = _sniff(path_or_file)
+        byte = exc.object[exc.start:exc.start + 1].hex()
+        raise ValueError(
+            f"{name}: not UTF-8 text" + (f"; it looks like {what}" if what else f" (byte 0x{byte} cannot be decoded)")
+            + ". XC/LF files are ASCII text: check that this is the right file, or convert it "
+            "(e.g. iconv -f UTF-16 -t UTF-8)."
+        ) from None
+    except EOFError as exc:
+        raise ValueError(f"{name}: the gzip stream is truncated ({exc}); the file is incomplete, download or "
+                         "compress it again.") from None
+    except gzip.BadGzipFile as exc:
+        raise ValueError(f"{name}: not a gzip file ({exc}), although its name ends in .gz; rename it without "
+                         ".gz if it is plain text.") from None
+    except zlib.error as exc:
+        raise ValueError(f"{name}: corrupt gzip data ({exc}); download or compress the file again.") from None
 
 
 def _chunks(f: IO[str]) -> Iterator[list[str]]:
@@ -252,11 +303,24 @@ def _split_xc_line(line: str) -> tuple[str, str]:
     return parts[0], parts[1] if len(parts) > 1 else ""
 
 
-def _parse_file(f, name, n_rows, n_cols, n_labels, progress, desc, separators=None):
+def _check_no_empty_line(name: str, first_lineno: int, rows: list[str], n_rows: int) -> None:
+    """Raise on the first empty line among the declared rows (a whitespace-only line is an empty row)."""
+    for j, s in enumerate(rows):
+        if not s:
+            raise ValueError(
+                f"{name}: line {first_lineno + j}: empty line among the {n_rows} rows declared by the header "
+                "(line 1). Remove it (a row without entries is written as a single space), fix the header if "
+                "the file ends early, or pass allow_blank_rows=True if this file marks empty rows with empty "
+                "lines."
+            )
+
+
+def _parse_file(f, name, n_rows, n_cols, n_labels, progress, desc, separators=None, blank_rows=False):
     """Shared streaming parser; ``n_labels`` is ``None`` for LF files (no label list).
 
     ``separators`` = ``(colons, commas)`` counted beforehand gives exact
-    (features) or upper-bound (labels: commas + rows) buffer sizes.
+    (features) or upper-bound (labels: commas + rows) buffer sizes. An empty
+    line among the rows is an error unless ``blank_rows``.
     """
     n_pairs, n_lab = (0, 0) if separators is None else (separators[0], separators[1] + n_rows)
     wide = n_pairs >= _INT32_MAX or n_cols >= _INT32_MAX
@@ -281,6 +345,8 @@ def _parse_file(f, name, n_rows, n_cols, n_labels, progress, desc, separators=No
                     "but the file has more; fix the header or remove the extra lines."
                 )
         stripped = stripped[:keep]
+        if not blank_rows:
+            _check_no_empty_line(name, first_lineno, stripped, n_rows)
         if n_labels is not None:
             split = [_split_xc_line(s) for s in stripped]
             labs = [a for a, _ in split]

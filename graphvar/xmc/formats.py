@@ -17,7 +17,11 @@ allocated once at their final size. Neither the text nor Python lists for the
 whole file are ever held: peak memory is about the size of the returned CSR
 matrices. The writers stream in blocks of rows as well. Malformed input raises
 :class:`ValueError` naming the file and the 1-based line number (the header is
-line 1). Paths ending in ``.gz`` are (de)compressed transparently.
+line 1); an empty line among the declared rows is malformed (a row without
+entries is a line holding a single space, as the writers write it). A file
+that is not UTF-8 text (binary, UTF-16) or a corrupt or truncated ``.gz``
+raises :class:`ValueError` naming the file. Paths ending in ``.gz`` are
+(de)compressed transparently.
 """
 
 from __future__ import annotations
@@ -32,20 +36,25 @@ from ._textparse import (
     _open_text,
     _parse_file,
     _read_header,
+    _reading,
 )
 
 __all__ = ["read_xc", "write_xc", "read_lf", "write_lf", "save_npz", "load_npz"]
 
 # --------------------------------------------------------------------------- public readers
-def read_xc(path_or_file, *, progress: bool = False) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+def read_xc(path_or_file, *, progress: bool = False,
+            allow_blank_rows: bool = False) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Read an Extreme Classification Repository text file.
 
     The first line is the header ``N D L``; each of the ``N`` following lines is
     ``l1,l2,... f:v f:v ...`` with 0-based ids. A point without labels has an
     empty label list (the line starts with a space, or directly with a feature
-    token). Feature ids and label ids must be **strictly increasing** within a
-    line (sorted, no duplicates), below ``D`` and ``L`` respectively; values must
-    be finite numbers. Blank lines after the ``N`` rows are ignored.
+    token); a point with neither labels nor features is a line holding only
+    whitespace (:func:`write_xc` writes a single space). Feature ids and label
+    ids must be **strictly increasing** within a line (sorted, no duplicates),
+    below ``D`` and ``L`` respectively; values must be finite numbers. An
+    *empty* line among the ``N`` rows is an error (an accidental blank line
+    shifts every later row); empty lines after the ``N`` rows are ignored.
 
     Parameters
     ----------
@@ -53,6 +62,9 @@ def read_xc(path_or_file, *, progress: bool = False) -> tuple[sp.csr_matrix, sp.
         Path (``.gz`` is decompressed on the fly) or an open text/binary file.
     progress : bool, default=False
         Show a tqdm progress bar over the rows.
+    allow_blank_rows : bool, default=False
+        Read an empty line among the rows as a row without entries (for files
+        from tools that write empty rows that way).
 
     Returns
     -------
@@ -65,21 +77,29 @@ def read_xc(path_or_file, *, progress: bool = False) -> tuple[sp.csr_matrix, sp.
     ------
     ValueError
         On a malformed header or line, naming the file and the 1-based line
-        number (header = line 1): rows vs. header count, malformed tokens,
-        unsorted or duplicate ids, ids out of range, NaN/infinite values.
+        number (header = line 1): rows vs. header count, an empty line among
+        the rows, malformed tokens, unsorted or duplicate ids, ids out of
+        range, NaN/infinite values; and, naming the file, on a file that is not
+        UTF-8 text (binary, UTF-16) or a corrupt or truncated ``.gz``.
+    FileNotFoundError
+        When the file does not exist.
     """
-    separators = _count_separators(path_or_file)
-    with _open_text(path_or_file, "r") as (f, name):
-        n_rows, n_features, n_labels = _read_header(f, name, 3, "N D L")
-        return _parse_file(f, name, n_rows, n_features, n_labels, progress, "read_xc", separators)
+    with _reading(path_or_file):
+        separators = _count_separators(path_or_file)
+        with _open_text(path_or_file, "r") as (f, name):
+            n_rows, n_features, n_labels = _read_header(f, name, 3, "N D L")
+            return _parse_file(f, name, n_rows, n_features, n_labels, progress, "read_xc", separators,
+                               blank_rows=allow_blank_rows)
 
 
-def read_lf(path_or_file, *, progress: bool = False) -> sp.csr_matrix:
+def read_lf(path_or_file, *, progress: bool = False, allow_blank_rows: bool = False) -> sp.csr_matrix:
     """Read an LF-format label (or soft-target) matrix such as ``trn_X_Y.txt``.
 
     The first line is the header ``N L``; each of the ``N`` following lines is
     ``label:value label:value ...`` (0-based label ids, strictly increasing
-    within a line, finite values); an empty line is a row without entries.
+    within a line, finite values); a line holding only whitespace is a row
+    without entries (:func:`write_lf` writes a single space), an *empty* line
+    among the rows is an error (see :func:`read_xc`).
 
     Parameters
     ----------
@@ -87,6 +107,8 @@ def read_lf(path_or_file, *, progress: bool = False) -> sp.csr_matrix:
         Path (``.gz`` is decompressed on the fly) or an open text/binary file.
     progress : bool, default=False
         Show a tqdm progress bar over the rows.
+    allow_blank_rows : bool, default=False
+        Read an empty line among the rows as a row without entries.
 
     Returns
     -------
@@ -95,12 +117,18 @@ def read_lf(path_or_file, *, progress: bool = False) -> sp.csr_matrix:
     Raises
     ------
     ValueError
-        On a malformed header or line, naming the file and the 1-based line number.
+        On a malformed header or line, naming the file and the 1-based line
+        number, or on a file that is not UTF-8 text or a corrupt ``.gz``
+        (naming the file).
+    FileNotFoundError
+        When the file does not exist.
     """
-    separators = _count_separators(path_or_file)
-    with _open_text(path_or_file, "r") as (f, name):
-        n_rows, n_labels = _read_header(f, name, 2, "N L")
-        return _parse_file(f, name, n_rows, n_labels, None, progress, "read_lf", separators)
+    with _reading(path_or_file):
+        separators = _count_separators(path_or_file)
+        with _open_text(path_or_file, "r") as (f, name):
+            n_rows, n_labels = _read_header(f, name, 2, "N L")
+            return _parse_file(f, name, n_rows, n_labels, None, progress, "read_lf", separators,
+                               blank_rows=allow_blank_rows)
 
 
 # --------------------------------------------------------------------------- writers
@@ -146,8 +174,8 @@ def _write_rows(f, M: sp.csr_matrix, labels: sp.csr_matrix | None, float_format,
         ptr = (M.indptr[a : b + 1] - s).tolist()
         out = []
         if labels is None:
-            for r in range(b - a):
-                out.append(" ".join(toks[ptr[r] : ptr[r + 1]]))
+            for r in range(b - a):  # a row without entries is a single space (an empty line is an error)
+                out.append(" ".join(toks[ptr[r] : ptr[r + 1]]) or " ")
         else:
             lptr = labels.indptr[a : b + 1].tolist()
             lids = labels.indices[lptr[0] : lptr[-1]].tolist()
@@ -155,7 +183,7 @@ def _write_rows(f, M: sp.csr_matrix, labels: sp.csr_matrix | None, float_format,
             for r in range(b - a):
                 lab = ",".join(map(str, lids[lptr[r] - l0 : lptr[r + 1] - l0]))
                 feat = " ".join(toks[ptr[r] : ptr[r + 1]])
-                out.append(f"{lab} {feat}" if feat else lab)
+                out.append(f"{lab} {feat}" if feat else lab or " ")
         f.write("\n".join(out))
         f.write("\n")
 
@@ -237,6 +265,33 @@ def load_npz(path) -> sp.csr_matrix:
     Returns
     -------
     scipy.sparse.csr_matrix
+
+    Raises
+    ------
+    ValueError
+        Naming the file, when it is not a ``.npz`` of a scipy sparse matrix.
+    FileNotFoundError
+        When the file does not exist.
     """
-    M = sp.load_npz(path)
+    import zipfile
+
+    try:
+        M = sp.load_npz(path)
+    except FileNotFoundError:
+        raise
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a directory; pass the path of a .npz file.") from None
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"{path} is not a .npz file ({exc}); it is corrupt, truncated or of another "
+                         "format (text scores are read with read_lf).") from None
+    except ValueError as exc:
+        if "pickle" not in str(exc):
+            raise ValueError(f"{path} does not hold a scipy sparse matrix ({exc}); write one with "
+                             "graphvar.xmc.save_npz or scipy.sparse.save_npz.") from None
+        raise ValueError(f"{path} is not a .npz file (numpy reads it as a pickle, which it refuses to load); "
+                         "it is corrupt, truncated or of another format (text scores are read with "
+                         "read_lf).") from None
+    except (KeyError, OSError, EOFError) as exc:
+        raise ValueError(f"{path} does not hold a scipy sparse matrix ({type(exc).__name__}: {exc}); "
+                         "write one with graphvar.xmc.save_npz or scipy.sparse.save_npz.") from None
     return sp.csr_matrix(M)

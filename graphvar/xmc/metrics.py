@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from graphvar.validation import check_int
 from graphvar.xmc.propensity import inverse_propensity, propensity_presets  # re-exported
 
 __all__ = [
@@ -252,6 +253,9 @@ class _Ranked:
             raise ValueError(f"inv_propensity must have one entry per label ({L}), got shape {w.shape}.")
         if not np.all(np.isfinite(w)):
             raise ValueError("inv_propensity contains NaN or infinite values.")
+        if (w < 0).any():
+            raise ValueError(f"inv_propensity must be non-negative (inverse propensities are >= 1), got "
+                             f"minimum {w.min():g}; compute it with graphvar.xmc.inverse_propensity.")
         gained = np.where(self.hits, w[np.maximum(self.idx, 0)], 0.0)
         Yw = sp.csr_matrix((w[self.Y.indices], self.Y.indices, self.Y.indptr), shape=self.Y.shape)
         best_idx = _sparse_topk(Yw, self.K, np.empty(0, np.int64), np.empty(0, np.int64))
@@ -261,9 +265,7 @@ class _Ranked:
 
 
 def _check_k(k) -> int:
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}.")
-    return int(k)
+    return check_int(k, "k", minimum=1)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:

@@ -14,7 +14,10 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 import torch
+from sklearn.exceptions import NotFittedError
 from tqdm.auto import tqdm
+
+from ..validation import check_bool, check_device, check_float, check_int
 
 __all__ = ["OneVsAllStudent"]
 
@@ -70,11 +73,15 @@ class OneVsAllStudent:
 
     def _validate(self, X, T):
         for name in ("epochs", "batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}.")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}.")
+            check_int(getattr(self, name), name, minimum=1)
+        check_float(self.lr, "lr", minimum=0.0, strict_minimum=True)
+        check_float(self.weight_decay, "weight_decay", minimum=0.0)
+        check_bool(self.progress, "progress")
+        check_device(self.device)
+        if (X.data if sp.issparse(X) else np.asarray(X)).dtype.kind not in "biuf":
+            raise TypeError(f"X must hold real numbers, got dtype {X.dtype}.")
+        if not np.isfinite(X.data if sp.issparse(X) else np.asarray(X, dtype=np.float64)).all():
+            raise ValueError("X contains NaN or infinite values; impute or drop them first.")
         if not (sp.issparse(X) or isinstance(X, np.ndarray)):
             raise TypeError(f"X must be a scipy sparse matrix or ndarray, got {type(X).__name__}.")
         if not sp.issparse(T):
@@ -121,6 +128,9 @@ class OneVsAllStudent:
                 opt.step()
                 total += float(loss.detach()) * len(idx)
             self.loss_curve_.append(total / n)
+            if not np.isfinite(self.loss_curve_[-1]):
+                raise ValueError(f"the student's training loss became {self.loss_curve_[-1]} at epoch "
+                                 f"{len(self.loss_curve_)}: it diverged; lower lr or rescale X.")
             bar.set_postfix(loss=f"{self.loss_curve_[-1]:.4f}")
         self.weight_, self.bias_ = W.detach(), b.detach()
         self.n_features_in_, self.n_labels_ = D, L
@@ -132,7 +142,7 @@ class OneVsAllStudent:
 
     def _logit_blocks(self, X, batch_size):
         if not hasattr(self, "weight_"):
-            raise RuntimeError("this student is not fitted yet; call fit(X, targets) first.")
+            raise NotFittedError("this OneVsAllStudent is not fitted yet; call fit(X, targets) first.")
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features but the student was trained on {self.n_features_in_}.")
         X = sp.csr_matrix(X, dtype=np.float32) if sp.issparse(X) else np.asarray(X, dtype=np.float32)
@@ -143,8 +153,9 @@ class OneVsAllStudent:
 
     def predict_topk(self, X, k: int = 5, batch_size: int = 4096) -> sp.csr_matrix:
         """Top-``k`` labels per row with their sigmoid scores, as a CSR matrix (n, L)."""
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= getattr(self, "n_labels_", k):
-            raise ValueError(f"k must be an integer in [1, n_labels], got {k!r}.")
+        k = check_int(k, "k", minimum=1)
+        if k > getattr(self, "n_labels_", k):
+            raise ValueError(f"k must be an integer in [1, n_labels={self.n_labels_}], got {k}.")
         rows, cols, vals = [], [], []
         start = 0
         for logits in self._logit_blocks(X, batch_size):

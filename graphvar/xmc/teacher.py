@@ -33,6 +33,8 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from ..engine import topk_per_row
+from ..validation import (check_bool, check_choice, check_device, check_dtype, check_float, check_int,
+                          check_label_matrix)
 from .propagation import SOLVERS, propagate_topk
 
 __all__ = ["Teacher", "CALIBRATIONS", "lever_targets"]
@@ -41,19 +43,8 @@ CALIBRATIONS = ("isotonic", "platt", "none")
 
 
 def _check_labels(Y, n=None, name="Y") -> sp.csr_matrix:
-    if not sp.issparse(Y):
-        if isinstance(Y, np.ndarray) and Y.ndim == 2:
-            Y = sp.csr_matrix(Y)
-        else:
-            raise TypeError(f"{name} must be a scipy sparse (n, L) binary matrix, got {type(Y).__name__}.")
-    Y = sp.csr_matrix(Y, dtype=np.float32)
-    Y.sum_duplicates()
-    if n is not None and Y.shape[0] != n:
-        raise ValueError(f"{name} has {Y.shape[0]} rows but X has {n}; they must match.")
-    if Y.nnz and (Y.data.min() < 0 or Y.data.max() > 1):
-        raise ValueError(f"{name} must hold values in [0, 1] (binary labels); got range "
-                         f"[{Y.data.min()}, {Y.data.max()}].")
-    return Y
+    """Labels in [0, 1] as float32 CSR (the shared multi-label validator)."""
+    return check_label_matrix(Y, name=name, n_rows=n, binary=False)
 
 
 def lever_targets(Y, p_hat, lam: float = 0.5, threshold: float = 0.0, max_extra: int | None = None,
@@ -178,7 +169,8 @@ class Teacher:
     p_hat_ : scipy.sparse.csr_matrix
         Calibrated estimates in [0, 1] (top-k per row).
     n_steps_ : int
-        Steps actually run.
+        Steps actually run (with ``n_steps="auto"``, ``stop_rule_info_`` holds the
+        stopping rule's convergence and residual; a warning says when it missed its tolerance).
     timings_ : dict
         Seconds spent in graph building, propagation and calibration.
     calibration_info_ : dict
@@ -224,14 +216,26 @@ class Teacher:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}.")
         if self.calibration not in CALIBRATIONS:
             raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {self.calibration!r}.")
-        if not (self.n_steps == "auto" or (isinstance(self.n_steps, (int, np.integer)) and self.n_steps >= 1)):
-            raise ValueError(f"n_steps must be a positive integer or 'auto', got {self.n_steps!r}.")
-        if self.leave_one_out and (not isinstance(self.n_folds, (int, np.integer)) or self.n_folds < 2):
-            raise ValueError(f"n_folds must be an integer >= 2 for leave-one-out, got {self.n_folds!r}.")
+        if self.n_steps != "auto":
+            check_int(self.n_steps, "n_steps (or 'auto')", minimum=1)
+        if self.leave_one_out:
+            check_int(self.n_folds, "n_folds (leave-one-out)", minimum=2)
         if not 0.0 < self.calibration_fraction <= 1.0:
             raise ValueError(f"calibration_fraction must lie in (0, 1], got {self.calibration_fraction}.")
         if self.metric not in ("auto", "cosine", "euclidean"):
             raise ValueError(f"metric must be 'auto', 'cosine' or 'euclidean', got {self.metric!r}.")
+        for name in ("k", "topk", "block_rows"):
+            check_int(getattr(self, name), name, minimum=1)
+        if self.max_extra is not None:
+            check_int(self.max_extra, "max_extra", minimum=0)
+        check_float(self.lam, "lam", minimum=0.0, maximum=1.0)
+        check_float(self.threshold, "threshold", minimum=0.0, maximum=1.0)
+        check_float(self.amplification, "amplification", minimum=0.0)
+        check_choice(self.truth, "truth", ("mix", "one"))
+        for name in ("leave_one_out", "progress"):
+            check_bool(getattr(self, name), name)
+        check_dtype(self.dtype)
+        check_device(self.device)
 
     def _build_graph(self, X):
         from ..graph import knn_graph
@@ -251,7 +255,15 @@ class Teacher:
             return int(self.n_steps)
         from ..engine import random_walk_stop_times
 
-        return int(random_walk_stop_times(graph, torch.ones(graph.n_nodes, dtype=torch.bool)).max())
+        stops, info = random_walk_stop_times(graph, torch.ones(graph.n_nodes, dtype=torch.bool), return_info=True)
+        self.stop_rule_info_ = info
+        if not all(info["converged"]):
+            import warnings
+
+            warnings.warn(f"n_steps='auto': the random-walk stopping rule did not reach its tolerance "
+                          f"{info['tol']:.3g} within 1000 steps (residual {max(info['residual']):.3g}); "
+                          "propagating 1000 steps. Pass an integer n_steps to choose.", UserWarning, stacklevel=3)
+        return int(stops.max())
 
     # --------------------------------------------------------------- fitting
     def fit(self, X, Y, label_features=None, graph=None) -> "Teacher":

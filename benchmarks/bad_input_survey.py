@@ -1,0 +1,797 @@
+"""Bad-input survey: ~300 wrong calls over every public entry point, each classified.
+
+For each call the outcome is one of
+
+* ``error``   a ``ValueError``/``TypeError`` (or ``FileNotFoundError``, a dataset
+  error) whose message names what was wrong (a keyword of the case);
+* ``valid``   a finite, valid result where one is acceptable;
+* ``unclear`` the right exception type, but the message does not say what was wrong;
+* ``crash``   any other exception (``RuntimeError`` from torch, ``AttributeError``,
+  ``UnicodeDecodeError``, ``gzip.BadGzipFile``, a CLI traceback, ...);
+* ``silent``  a result that is non-finite or wrong (NaN scores, a class for
+  unlabeled nodes, the string ``"-1"`` taken as a class) without an error.
+
+The before/after table of issue 12 (the *before* column from a temporary
+checkout of the commit given, run by this same script)::
+
+    python benchmarks/bad_input_survey.py --before-commit e7d0499 --json benchmarks/results/bad_input_survey.json
+
+The cases use only the public API, so the same script runs on both versions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import io
+import json
+import os
+import signal
+import sys
+import tempfile
+import warnings
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+OK_ERRORS = (ValueError, TypeError, FileNotFoundError)
+
+
+@dataclass
+class Case:
+    category: str
+    entry: str
+    desc: str
+    fn: Callable[[], Any]
+    expect: str = "error"  # "error": only an error is right; "either": error or valid result
+    keys: tuple = ()
+    check: Callable[[Any], bool] | None = None
+    outcome: str = ""
+    detail: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+CASES: list[Case] = []
+
+
+def add(category, entry, desc, fn, expect="error", keys=(), check=None):
+    CASES.append(Case(category, entry, desc, fn, expect, tuple(keys), check))
+
+
+def finite(obj) -> bool:
+    """True when every array/tensor inside ``obj`` is finite."""
+    if isinstance(obj, torch.Tensor):
+        return bool(torch.isfinite(obj).all()) if obj.is_floating_point() else True
+    if sp.issparse(obj):
+        return bool(np.isfinite(obj.data).all())
+    if isinstance(obj, np.ndarray):
+        return bool(np.isfinite(obj).all()) if obj.dtype.kind in "fc" else True
+    if isinstance(obj, (tuple, list)):
+        return all(finite(o) for o in obj)
+    if isinstance(obj, dict):
+        return all(finite(v) for v in obj.values() if isinstance(v, (np.ndarray, torch.Tensor, float)))
+    if isinstance(obj, float):
+        return bool(np.isfinite(obj))
+    if hasattr(obj, "label_distributions_"):
+        return finite(obj.label_distributions_)
+    if hasattr(obj, "weights") and isinstance(getattr(obj, "weights"), torch.Tensor):
+        return finite(obj.weights.values()) and bool((obj.weights.values() >= 0).all())
+    return True
+
+
+class Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise Timeout()
+
+
+def run_case(c: Case, timeout: int = 60) -> None:
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(timeout)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = c.fn()
+        signal.alarm(0)
+    except Timeout:
+        c.outcome, c.detail = "crash", f"hang > {timeout} s"
+        return
+    except BaseException as exc:  # noqa: BLE001 - classifying every failure is the point
+        signal.alarm(0)
+        msg = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:300]
+        c.detail = msg
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        if isinstance(exc, OK_ERRORS) or type(exc).__name__ in ("ChecksumError", "NotFittedError"):
+            text = str(exc).lower()
+            named = not c.keys or any(k.lower() in text for k in c.keys)
+            c.outcome = "error" if named else "unclear"
+        else:
+            c.outcome = "crash"
+        return
+    c.extra["warnings"] = [str(w.message)[:120] for w in caught]
+    ok = finite(result) and (c.check is None or bool(c.check(result)))
+    if c.expect == "either" and ok:
+        c.outcome = "valid"
+    elif c.expect == "cli":
+        c.outcome, c.detail = result
+    else:
+        c.outcome = "silent"
+        c.detail = "returned " + ("a non-finite result" if not finite(result) else
+                                  "a result (expected an error)" if c.check is None or ok else "a wrong result")
+        if caught:
+            c.detail += f" (warned: {str(caught[0].message)[:100]})"
+
+
+# --------------------------------------------------------------------------- fixtures
+rng = np.random.default_rng(0)
+N = 40
+X = np.vstack([rng.normal(0, 1, (N // 2, 3)), rng.normal(6, 1, (N // 2, 3))])
+Y_TRUE = np.repeat([0, 1], N // 2)
+y = np.full(N, -1)
+y[[0, 1, 20, 21]] = [0, 0, 1, 1]
+
+
+def usable_graph(g) -> bool:
+    """A graph every solver can use: float32/float64 weights, not all zero."""
+    return g.dtype in (torch.float32, torch.float64) and float(g.weights.values().double().sum()) > 0
+
+
+def W_knn():
+    import graphvar
+
+    return graphvar.knn_graph(X, k=5).to_scipy().astype(np.float64)
+
+
+def two_components():
+    """Block-diagonal graph; labels only in the first block."""
+    A = sp.block_diag([W_knn()[:20, :20], W_knn()[20:, 20:]]).tocsr()
+    return A
+
+
+def labels_first_block():
+    lab = np.full(N, -1)
+    lab[[0, 1, 2]] = [0, 1, 0]
+    return lab
+
+
+def isolated_node_graph():
+    A = W_knn().tolil()
+    A[5, :] = 0
+    A[:, 5] = 0
+    return A.tocsr()
+
+
+SOLVERS = ("laplace", "poisson", "vlaplace", "vpoisson")
+ESTIMATORS = ("LaplaceClassifier", "PoissonClassifier", "VLaplaceClassifier", "VPoissonClassifier")
+
+
+def solver(name):
+    import graphvar
+
+    return getattr(graphvar, name)
+
+
+def est(name, **kw):
+    import graphvar
+
+    return getattr(graphvar, name)(**kw)
+
+
+def quiet(fn):
+    def wrapped():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn()
+    return wrapped
+
+
+# --------------------------------------------------------------------------- graph construction
+def graph_cases():
+    import graphvar
+
+    feats = {
+        "NaN feature": (lambda: np.where(np.arange(X.size).reshape(X.shape) == 4, np.nan, X), "either", ("nan",)),
+        "inf feature": (lambda: np.where(np.arange(X.size).reshape(X.shape) == 4, np.inf, X), "either", ("inf",)),
+        "X x 1e300 (float64)": (lambda: X * 1e300, "either", ("overflow", "rescale", "large")),
+        "X x 1e30 (float32)": (lambda: (X * 1e30).astype(np.float32), "either", ("overflow", "rescale", "large")),
+        "X x 1e-300": (lambda: X * 1e-300, "either", ("underflow", "small", "rescale")),
+        "all-zero X": (lambda: np.zeros_like(X), "either", ("duplicate", "identical", "distinct")),
+        "1-D X": (lambda: X[:, 0], "either", ("2-d", "reshape")),
+        "3-D X": (lambda: X[:, :, None], "either", ("2-d",)),
+        "empty X": (lambda: np.zeros((0, 3)), "either", ("empty", "sample")),
+        "object X": (lambda: X.astype(object), "either", ("numeric", "dtype", "object")),
+        "string X": (lambda: X.astype(str), "either", ("numeric", "dtype")),
+        "complex X": (lambda: X + 1j, "either", ("complex", "real")),
+        "bool X": (lambda: X > 0, "either", ("bool",)),
+        "int X": (lambda: (X * 10).astype(np.int64), "either", ("int",)),
+        "float16 X": (lambda: X.astype(np.float16), "either", ("float16",)),
+        "ragged list X": (lambda: [[1.0, 2.0], [3.0]] * 20, "either", ("shape", "array", "sequence")),
+        "sparse X (euclidean)": (lambda: sp.csr_matrix(X), "either", ("sparse",)),
+    }
+    for desc, (make, expect, keys) in feats.items():
+        add("features", "knn_graph", desc, lambda make=make: graphvar.knn_graph(make(), k=5), expect, keys)
+    for desc in ("NaN feature", "X x 1e300 (float64)", "X x 1e30 (float32)", "object X", "complex X", "float16 X"):
+        make, expect, keys = feats[desc]
+        add("features", "knn_search", desc, lambda make=make: graphvar.knn_search(make(), 5), expect, keys)
+    for k in (0, -1, 2.5, True, "5", N, None):
+        add("parameters", "knn_graph", f"k={k!r}", lambda k=k: graphvar.knn_graph(X, k=k), "error", ("k",))
+    for kw in ({"kernel": "rbf"}, {"metric": "minkowski3"}, {"backend": "annoy"}, {"device": "tpu"},
+               {"device": "cuda:7"}):
+        add("parameters", "knn_graph", f"{kw}", lambda kw=kw: graphvar.knn_graph(X, k=5, **kw), "error",
+            tuple(kw))
+    for dt in (torch.float16, torch.int64, torch.bfloat16, "float8", np.int32):
+        add("dtype", "knn_graph", f"dtype={dt}", lambda dt=dt: graphvar.knn_graph(X, k=5, dtype=dt), "either",
+            ("dtype",), check=usable_graph)
+
+
+def given_graph_cases():
+    import graphvar
+    from graphvar import Graph
+
+    def asym():
+        A = W_knn().tolil()
+        A[0, 1] = 5.0
+        return A.tocsr()
+
+    mats = {
+        "asymmetric W": (asym, ("symmetric",)),
+        "negative W": (lambda: -W_knn(), ("negative",)),
+        "NaN weight": (lambda: W_knn().multiply(np.nan).tocsr() + 0 * W_knn(), ("nan",)),
+        "inf weights": (lambda: W_knn() * np.inf, ("inf",)),
+        "W x 1e300": (lambda: W_knn() * 1e300, ("large", "overflow", "rescale")),
+        "W x 1e-300": (lambda: W_knn() * 1e-300, ("small", "underflow", "rescale")),
+        "non-square W": (lambda: W_knn()[:, :30], ("square",)),
+        "empty 0x0 W": (lambda: sp.csr_matrix((0, 0)), ("empty",)),
+        "list W": (lambda: [[0, 1], [1, 0]], ("graph", "adjacency", "scipy")),
+        "string W": (lambda: np.array([["a", "b"], ["b", "a"]]), ("numeric",)),
+        "complex W": (lambda: W_knn().toarray() * (1 + 1j), ("complex", "real")),
+    }
+    for desc, (make, keys) in mats.items():
+        add("given graph", "as_graph", desc, lambda make=make: graphvar.as_graph(make()), "error", keys)
+    for desc in ("asymmetric W", "negative W", "W x 1e300", "W x 1e-300", "complex W"):
+        make, keys = mats[desc]
+        add("given graph", "PoissonClassifier.fit_graph", desc,
+            lambda make=make: est("PoissonClassifier").fit_graph(make(), y), "error", keys)
+
+    def pyg(ei, n, w=None):
+        from torch_geometric.data import Data
+
+        return Data(edge_index=torch.as_tensor(ei), edge_weight=None if w is None else torch.as_tensor(w),
+                    num_nodes=n)
+
+    pygs = {
+        "edge_index out of range": lambda: pyg([[0, 1, 9], [1, 0, 2]], 5),
+        "negative edge_index": lambda: pyg([[0, -1], [1, 0]], 5),
+        "edge_index shape (3, E)": lambda: pyg([[0, 1], [1, 0], [0, 0]], 5),
+        "edge_weight wrong length": lambda: pyg([[0, 1], [1, 0]], 5, [1.0]),
+        "edge_weight NaN": lambda: pyg([[0, 1], [1, 0]], 5, [np.nan, np.nan]),
+        "float edge_index": lambda: pyg([[0.0, 1.5], [1.0, 0.0]], 5),
+    }
+    for desc, make in pygs.items():
+        add("given graph", "Graph.from_pyg", desc, lambda make=make: Graph.from_pyg(make()), "error",
+            ("edge_index", "edge_weight", "nan", "integer"))
+
+    def nx_directed():
+        import networkx as nx
+
+        return nx.DiGraph([(0, 1), (1, 2)])
+
+    def nx_negative():
+        import networkx as nx
+
+        G = nx.Graph()
+        G.add_edge(0, 1, weight=-1.0)
+        return G
+
+    add("given graph", "Graph.from_networkx", "directed networkx", lambda: Graph.from_networkx(nx_directed()),
+        "error", ("directed",))
+    add("given graph", "Graph.from_networkx", "negative networkx weight",
+        lambda: Graph.from_networkx(nx_negative()), "error", ("negative",))
+    add("given graph", "as_graph", "dict", lambda: graphvar.as_graph({"a": 1}), "error", ("graph",))
+    for dt in (torch.float16, torch.int64, "int8"):
+        add("dtype", "as_graph", f"dtype={dt}", lambda dt=dt: graphvar.as_graph(W_knn(), dtype=dt), "either",
+            ("dtype",), check=usable_graph)
+    add("dtype", "Graph.to", "to(dtype=float16)", lambda: graphvar.as_graph(W_knn()).to(dtype=torch.float16),
+        "either", ("dtype",), check=usable_graph)
+
+
+# --------------------------------------------------------------------------- solvers
+def solver_cases():
+    import graphvar
+
+    def uninformed_zero(res):
+        S = res
+        return bool((S[20:].abs().sum() == 0)) if isinstance(S, torch.Tensor) else True
+
+    for name in SOLVERS:
+        f = solver(name)
+        add("given graph", name, "W x 1e300", lambda f=f: f(W_knn() * 1e300, y), "error", ("large", "overflow"))
+        add("given graph", name, "W x 1e-300", lambda f=f: f(W_knn() * 1e-300, y), "either",
+            ("small", "underflow"))
+        add("given graph", name, "edgeless graph", lambda f=f: f(sp.csr_matrix((N, N)), y), "either",
+            ("edge", "component"))
+        add("given graph", name, "isolated node", lambda f=f: f(isolated_node_graph(), y), "either", ())
+        add("uninformed", name, "component without labels", lambda f=f: f(two_components(), labels_first_block()),
+            "either", ("component",), check=uninformed_zero)
+        add("parameters", name, "amplification=1e6", lambda f=f: f(W_knn(), y, amplification=1e6), "error",
+            ("amplification",))
+        add("parameters", name, "amplification=-1", lambda f=f: f(W_knn(), y, amplification=-1.0), "error",
+            ("amplification",))
+        add("parameters", name, "amplification=nan", lambda f=f: f(W_knn(), y, amplification=float("nan")),
+            "error", ("amplification",))
+        add("parameters", name, "amplification='1'", lambda f=f: f(W_knn(), y, amplification="1"), "error",
+            ("amplification",))
+        add("parameters", name, "max_iter=0", lambda f=f: f(W_knn(), y, max_iter=0), "error", ("max_iter",))
+        add("parameters", name, "min_iter=-1", lambda f=f: f(W_knn(), y, min_iter=-1), "error", ("min_iter",))
+        add("parameters", name, "max_iter=2.5", lambda f=f: f(W_knn(), y, max_iter=2.5), "error", ("max_iter",))
+        add("parameters", name, "min_iter > max_iter", lambda f=f: f(W_knn(), y, min_iter=100, max_iter=10),
+            "error", ("max_iter", "min_iter"))
+        add("parameters", name, "dtype=float16", lambda f=f: f(W_knn(), y, dtype=torch.float16), "either",
+            ("dtype",))
+        add("parameters", name, "n_classes=1 (labels up to 1)", lambda f=f: f(W_knn(), y, n_classes=1), "error",
+            ("n_classes",))
+        add("parameters", name, "n_classes=0", lambda f=f: f(W_knn(), y, n_classes=0), "error", ("n_classes",))
+        add("parameters", name, "normalize='yes'", lambda f=f: f(W_knn(), y, normalize="yes"), "error",
+            ("normalize",))
+        add("labels", name, "labels -2", lambda f=f: f(W_knn(), np.where(y == 1, -2, y)), "error", ("-1", "label"))
+        add("labels", name, "string labels", lambda f=f: f(W_knn(), y.astype(str)), "error", ("label", "integer"))
+        add("labels", name, "float labels 0.5", lambda f=f: f(W_knn(), np.where(y == 1, 0.5, y)), "error",
+            ("integer",))
+        add("labels", name, "NaN labels", lambda f=f: f(W_knn(), np.where(y == 1, np.nan, y)), "error",
+            ("nan", "integer", "finite"))
+        add("labels", name, "all -1", lambda f=f: f(W_knn(), np.full(N, -1)), "error", ("labeled",))
+        add("labels", name, "wrong length", lambda f=f: f(W_knn(), y[:-1]), "error", ("length", "nodes"))
+        add("labels", name, "3-D labels", lambda f=f: f(W_knn(), y[None, None, :]), "error", ("shape",))
+        add("labels", name, "bool labels", lambda f=f: f(W_knn(), y > 0), "either", ("bool",))
+    for name in ("laplace", "poisson"):
+        f = solver(name)
+        add("parameters", name, "method='cg'", lambda f=f: f(W_knn(), y, method="cg"), "error", ("method",))
+        add("parameters", name, "tol=-1 (exact)", lambda f=f: f(W_knn(), y, method="exact", tol=-1.0), "error",
+            ("tol",))
+        add("parameters", name, "exact + amplification", lambda f=f: f(W_knn(), y, method="exact",
+                                                                        amplification=1.0), "error",
+            ("amplification", "iterative"))
+        add("given graph", name, "exact on W x 1e-300",
+            lambda f=f: f(W_knn() * 1e-300, y, method="exact"), "either", ("small",))
+    from graphvar.solvers import random_walk_stop_times
+
+    add("parameters", "random_walk_stop_times", "numpy mask",
+        lambda: random_walk_stop_times(graphvar.as_graph(W_knn()), y >= 0), "either", ("mask", "tensor"))
+    add("parameters", "random_walk_stop_times", "max_iter=-3",
+        lambda: random_walk_stop_times(graphvar.as_graph(W_knn()), torch.as_tensor(y >= 0), max_iter=-3),
+        "error", ("max_iter",))
+    add("parameters", "random_walk_stop_times", "no labeled node",
+        lambda: random_walk_stop_times(graphvar.as_graph(W_knn()), torch.zeros(N, dtype=torch.bool)),
+        "error", ("labeled",))
+
+
+# --------------------------------------------------------------------------- estimators
+def estimator_cases():
+    from sklearn.exceptions import NotFittedError  # noqa: F401
+
+    def uninformed_marked(clf):
+        t = np.asarray(clf.transduction_, dtype=object)
+        return all(v is None or v == -1 for v in t[20:])
+
+    for name in ESTIMATORS:
+        for kw, keys in (({"k": 0}, ("k",)), ({"k": 2.5}, ("k",)), ({"k": N}, ("k",)), ({"kernel": "rbf"}, ("kernel",)),
+                         ({"method": "cg"}, ("method",)), ({"amplification": -1.0}, ("amplification",)),
+                         ({"amplification": 1e6}, ("amplification",)), ({"dtype": torch.float16}, ("dtype",)),
+                         ({"dtype": "int64"}, ("dtype",)), ({"device": "tpu"}, ("device",)),
+                         ({"max_iter": 0}, ("max_iter",)), ({"min_iter": 2.5}, ("min_iter",)),
+                         ({"class_priors": [1.0]}, ("class_priors",)),
+                         ({"class_priors": [-0.5, 1.5]}, ("class_priors", "negative")),
+                         ({"class_priors": "uniform"}, ("class_priors",)),
+                         ({"normalize": "yes"}, ("normalize",)), ({"solver_params": {"foo": 1}}, ("foo",))):
+            add("parameters", f"{name}.fit", f"{kw}", lambda name=name, kw=kw: est(name, **kw).fit(X, y), "error",
+                keys)
+        add("features", f"{name}.fit", "X x 1e300", lambda name=name: est(name).fit(X * 1e300, y), "either",
+            ("overflow", "rescale", "large"))
+        add("features", f"{name}.fit", "X x 1e30 float32",
+            lambda name=name: est(name).fit((X * 1e30).astype(np.float32), y), "either",
+            ("overflow", "rescale", "large"))
+        add("features", f"{name}.fit", "NaN X", lambda name=name: est(name).fit(np.where(X > 5, np.nan, X), y),
+            "error", ("nan",))
+        add("labels", f"{name}.fit", 'string "-1" for unlabeled',
+            lambda name=name: est(name).fit(X, np.where(y == -1, "-1", y.astype(str))), "error", ('"-1"', "-1"))
+        add("labels", f"{name}.fit", "label -2", lambda name=name: est(name).fit(X, np.where(y == 1, -2, y)),
+            "error", ("-2", "negative"))
+        add("labels", f"{name}.fit", "mixed str/int labels",
+            lambda name=name: est(name).fit(X, ["a", 1, *[-1] * (N - 2)]),
+            "error", ("mix", "string"))
+        add("labels", f"{name}.fit", "all unlabeled", lambda name=name: est(name).fit(X, np.full(N, -1)),
+            "error", ("labeled",))
+        add("labels", f"{name}.fit", "single class", lambda name=name: est(name).fit(X, np.where(y == 1, 0, y)),
+            "either", ("class",))
+        add("labels", f"{name}.fit", "2-D y", lambda name=name: est(name).fit(X, y[:, None].repeat(2, 1)), "error",
+            ("1-d", "shape", "column"))
+        add("labels", f"{name}.fit", "y length mismatch", lambda name=name: est(name).fit(X, y[:-3]), "error",
+            ("inconsistent", "length", "samples"))
+        add("uninformed", f"{name}.fit_graph", "component without labels -> transduction_",
+            lambda name=name: est(name).fit_graph(two_components(), labels_first_block()), "either",
+            ("component",), check=uninformed_marked)
+        add("fitted", f"{name}.predict", "predict before fit", lambda name=name: est(name).predict(X), "error",
+            ("fit",))
+        add("fitted", f"{name}.predict", "predict after fit_graph",
+            lambda name=name: est(name).fit_graph(W_knn(), y).predict(X), "error", ("fit_graph", "features"))
+        add("features", f"{name}.predict_proba", "new points x 1e30",
+            lambda name=name: est(name).fit(X, y).predict_proba(X * 1e30), "either",
+            ("overflow", "rescale", "large"))
+        add("features", f"{name}.predict", "wrong n_features",
+            lambda name=name: est(name).fit(X, y).predict(X[:, :2]), "error", ("features",))
+        add("features", f"{name}.predict", "NaN new points",
+            lambda name=name: est(name).fit(X, y).predict(np.where(X > 5, np.nan, X)), "error", ("nan",))
+    add("model selection", "PoissonClassifier.score", "score() on -1 targets",
+        lambda: est("PoissonClassifier").fit(X, y).score(X, y), "either", ("-1", "unlabeled"),
+        check=lambda s: s > 0.9)
+
+
+# --------------------------------------------------------------------------- nn
+def nn_cases():
+    from graphvar.nn import VGPN, PoissonConv, VGPNClassifier
+
+    ei = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    x3 = torch.randn(3, 4)
+    src = torch.zeros(3, 2)
+    for kw, keys in (({"in_channels": 0}, ("in_channels",)), ({"out_channels": 2.5}, ("out_channels",)),
+                     ({"n_steps": 0}, ("n_steps",)), ({"amplification": float("inf")}, ("amplification",)),
+                     ({"feature_step": 99}, ("feature_step",)), ({"dropout": 1.5}, ("dropout",)),
+                     ({"hidden_channels": -1}, ("hidden_channels",))):
+        base = {"in_channels": 4, "out_channels": 2, **kw}
+        add("parameters", "PoissonConv", f"{kw}", lambda base=base: PoissonConv(**base), "error", keys)
+    conv = PoissonConv(4, 2)
+    add("shapes", "PoissonConv.forward", "x wrong width", lambda: conv(torch.randn(3, 5), ei, src), "error", ("x",))
+    add("shapes", "PoissonConv.forward", "edge_index (3, E)", lambda: conv(x3, ei.repeat(2, 1)[:3], src), "error",
+        ("edge_index",))
+    add("shapes", "PoissonConv.forward", "edge_index out of range",
+        lambda: conv(x3, torch.tensor([[0, 7], [7, 0]]), src), "error", ("edge_index",))
+    add("shapes", "PoissonConv.forward", "source wrong shape", lambda: conv(x3, ei, torch.zeros(3, 5)), "error",
+        ("source",))
+    add("shapes", "PoissonConv.forward", "negative edge_weight",
+        lambda: conv(x3, ei, src, torch.tensor([-1.0, -1.0, 1.0, 1.0])), "error", ("edge_weight",))
+    add("parameters", "VGPN", "dropout=1.5", lambda: VGPN(4, 2, dropout=1.5), "error", ("dropout",))
+    add("parameters", "VGPN", "n_steps=0", lambda: VGPN(4, 2, n_steps=0), "error", ("n_steps",))
+    small = {"epochs": 5, "patience": None}
+    for kw, keys in (({"amplification": 1e6}, ("amplification",)), ({"amplification": -1}, ("amplification",)),
+                     ({"n_steps": 0}, ("n_steps",)), ({"lr": 0}, ("lr",)), ({"epochs": 2.5}, ("epochs",)),
+                     ({"dropout": 1.0}, ("dropout",)), ({"val_size": -1}, ("val_size",)),
+                     ({"device": "tpu"}, ("device",)), ({"k": 0}, ("k",)), ({"feature_step": 50}, ("feature_step",))):
+        add("parameters", "VGPNClassifier.fit", f"{kw}",
+            lambda kw=kw: VGPNClassifier(**{**small, **kw}).fit(X, y), "error", keys)
+    add("labels", "VGPNClassifier.fit", "string labels",
+        lambda: VGPNClassifier(**small).fit(X, np.where(y == -1, None, np.where(y == 0, "a", "b")).astype(object)),
+        "either", ("label",))
+    add("labels", "VGPNClassifier.fit", 'string "-1"',
+        lambda: VGPNClassifier(**small).fit(X, np.where(y == -1, "-1", y.astype(str))), "error", ('"-1"',))
+    add("labels", "VGPNClassifier.fit", "label -2", lambda: VGPNClassifier(**small).fit(X, np.where(y == 1, -2, y)),
+        "error", ("-2", "negative"))
+    add("fitted", "VGPNClassifier.predict", "predict before fit", lambda: VGPNClassifier().predict(X), "error",
+        ("fit",))
+    add("fitted", "VGPNClassifier.predict_proba", "predict_proba before fit",
+        lambda: VGPNClassifier().predict_proba(), "error", ("fit",))
+    add("features", "VGPNClassifier.fit", "X x 1e300", lambda: VGPNClassifier(**small).fit(X * 1e300, y), "either",
+        ("overflow", "rescale", "large"))
+    add("features", "VGPNClassifier.fit_graph", "no X", lambda: VGPNClassifier(**small).fit_graph(W_knn(), y),
+        "error", ("x", "features"))
+    add("features", "VGPNClassifier.fit_graph", "X rows mismatch",
+        lambda: VGPNClassifier(**small).fit_graph(W_knn(), y, X=X[:10]), "error", ("rows", "nodes"))
+    add("uninformed", "VGPNClassifier.fit_graph", "component without labels (no feature term)",
+        lambda: VGPNClassifier(**small, feature_step=None, attention=True).fit_graph(
+            two_components(), labels_first_block(), X=X),
+        "either", ("component",),
+        check=lambda clf: all(v is None or v == -1 for v in np.asarray(clf.transduction_, dtype=object)[20:]))
+    add("uninformed", "VGPNClassifier.fit_graph", "component without labels (feature term)",
+        lambda: VGPNClassifier(**small).fit_graph(two_components(), labels_first_block(), X=X),
+        "either", ("component",), check=lambda clf: len(getattr(clf, "uninformed_", [])) == 20)
+    add("features", "VGPNClassifier.predict", "new points x 1e30",
+        lambda: VGPNClassifier(**small).fit(X, y).predict_proba(X * 1e30), "either", ("overflow", "rescale"))
+
+
+# --------------------------------------------------------------------------- datasets
+def dataset_cases(tmp: Path):
+    from graphvar import datasets as D
+
+    add("loaders", "load_planetoid", "name='pubmed'", lambda: D.load_planetoid("pubmed"), "error", ("name",))
+    add("loaders", "load_planetoid", "name=3", lambda: D.load_planetoid(3), "error", ("name",))
+    add("loaders", "load_planetoid", "missing root", lambda: D.load_planetoid("cora", root=tmp / "nope", download=False),
+        "error", ("ind.cora",))
+    bad = tmp / "planetoid_bad"
+    bad.mkdir()
+    for part in ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index"):
+        (bad / f"ind.cora.{part}").write_bytes(b"garbage")
+    add("loaders", "load_planetoid", "corrupt files", lambda: D.load_planetoid("cora", root=bad), "error",
+        ("sha-256", "corrupt"))
+    add("loaders", "load_planetoid", "corrupt files, verify=False",
+        lambda: D.load_planetoid("cora", root=bad, verify=False), "error", ("ind.cora",))
+    add("loaders", "load_fashion_mnist", "split='val'", lambda: D.load_fashion_mnist(split="val"), "error",
+        ("split",))
+    add("loaders", "load_fashion_mnist", "empty root, no download",
+        lambda: D.load_fashion_mnist(root=tmp, download=False), "error", ("fashion-mnist", "not found"))
+    (tmp / "junk-idx.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
+    (tmp / "trunc.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x03" + b"\x00" * 100)[:-10])
+    (tmp / "short").write_bytes(b"\x00\x00")
+    (tmp / "hdr").write_bytes(b"\x00\x00\x08\x03\x00\x00\x00\x02")
+    for name in ("junk-idx.gz", "trunc.gz", "short", "hdr"):
+        add("loaders", "read_idx", name, lambda name=name: D.read_idx(tmp / name), "error", (name,))
+    add("loaders", "read_idx", "missing file", lambda: D.read_idx(tmp / "missing"), "error", ("missing",))
+    add("loaders", "compute_features", "kind='tsne'", lambda: D.compute_features(X, kind="tsne"), "error", ("kind",))
+    add("features", "compute_features", "NaN X", lambda: D.compute_features(np.where(X > 5, np.nan, X)), "error",
+        ("nan",))
+    add("parameters", "pca_features", "n_components=0", lambda: D.pca_features(X, n_components=0), "error",
+        ("n_components",))
+    add("parameters", "pca_features", "n_components=2.0", lambda: D.pca_features(X, n_components=2.0), "error",
+        ("n_components",))
+    for kw, keys in (({"epochs": 0}, ("epochs",)), ({"batch_size": 2.5}, ("batch_size",)),
+                     ({"lr": float("nan")}, ("lr",)), ({"layer_widths": (10,)}, ("layer_widths",)),
+                     ({"device": "tpu"}, ("device",)), ({"cache_name": "a/b"}, ("cache_name",))):
+        add("parameters", "vae_features", f"{kw}",
+            lambda kw=kw: D.vae_features(X, cache=False, progress=False, **{"epochs": 1, **kw}), "error", keys)
+    add("features", "vae_features", "X x 1e300", lambda: D.vae_features(X * 1e300, epochs=1, cache=False,
+                                                                        progress=False), "either",
+        ("overflow", "large", "float32"))
+
+
+# --------------------------------------------------------------------------- xmc
+def xmc_cases(tmp: Path):
+    from graphvar import xmc
+
+    good = "3 4 2\n0 0:1 2:0.5\n1 1:2\n0,1 3:1\n"
+    (tmp / "good.txt").write_text(good)
+    files = {
+        "binary file": b"\x00\x01\x02\xff\xfe" * 40,
+        "UTF-16 file": good.encode("utf-16"),
+        "corrupt .gz": b"\x1f\x8b\x08\x00" + b"\x13" * 50,
+        "truncated .gz": gzip.compress(good.encode())[:-12],
+        "not gzip but .gz": good.encode(),
+        "blank line mid-file": b"3 4 2\n0 0:1 2:0.5\n\n1 1:2\n",
+        "latin-1 bytes": good.encode().replace(b"0:1", b"0:\xe91"),
+    }
+    for desc, data in files.items():
+        name = desc.replace(" ", "_").replace("/", "") + (".gz" if ".gz" in desc else ".txt")
+        (tmp / name).write_bytes(data)
+        add("files", "read_xc", desc, lambda name=name: xmc.read_xc(tmp / name), "error", (name,))
+    lf = {
+        "binary LF": b"\xff\xfe\x00" * 30,
+        "LF blank line mid-file": b"3 4\n0:1\n\n1:1\n",
+        "LF truncated .gz": gzip.compress(b"2 3\n0:1\n1:1\n")[:-9],
+    }
+    for desc, data in lf.items():
+        name = desc.replace(" ", "_") + (".gz" if ".gz" in desc else ".txt")
+        (tmp / name).write_bytes(data)
+        add("files", "read_lf", desc, lambda name=name: xmc.read_lf(tmp / name), "error", (name,))
+    add("files", "read_xc", "missing file", lambda: xmc.read_xc(tmp / "absent.txt"), "error", ("absent.txt",))
+    add("files", "read_xc", "a directory", lambda: xmc.read_xc(tmp), "error", (tmp.name,))
+    add("files", "read_xc", "integer argument", lambda: xmc.read_xc(3), "error", ("path",))
+    (tmp / "garbage.npz").write_bytes(b"not a zip file at all" * 10)
+    np.savez(tmp / "dense.npz", a=np.ones(3))
+    add("files", "load_npz", "garbage .npz", lambda: xmc.load_npz(tmp / "garbage.npz"), "error", ("garbage.npz",))
+    add("files", "load_npz", "npz without a sparse matrix", lambda: xmc.load_npz(tmp / "dense.npz"), "error",
+        ("dense.npz",))
+    add("files", "load_npz", "missing .npz", lambda: xmc.load_npz(tmp / "absent.npz"), "error", ("absent.npz",))
+    add("files", "write_xc", "non-binary Y", lambda: xmc.write_xc(tmp / "o.txt", np.eye(3), np.eye(3) * 0.5),
+        "error", ("binary",))
+    add("files", "write_lf", "NaN Y", lambda: xmc.write_lf(tmp / "o.txt", np.full((2, 2), np.nan)), "error",
+        ("nan",))
+    add("files", "write_xc", "row mismatch", lambda: xmc.write_xc(tmp / "o.txt", np.eye(3), np.eye(2)), "error",
+        ("rows",))
+    metric_and_teacher_cases()
+
+
+def metric_and_teacher_cases():
+    from graphvar import xmc
+
+    S = sp.csr_matrix(rng.random((5, 4)))
+    Yt = sp.csr_matrix((rng.random((5, 4)) > 0.5).astype(float))
+    for fname in ("precision_at_k", "ndcg_at_k", "recall_at_k", "coverage_at_k"):
+        f = getattr(xmc, fname)
+        add("metrics", fname, "k=0", lambda f=f: f(S, Yt, k=0), "error", ("k",))
+        add("metrics", fname, "k=2.5", lambda f=f: f(S, Yt, k=2.5), "error", ("k",))
+        add("metrics", fname, "shape mismatch", lambda f=f: f(S, Yt[:, :3]), "error", ("shape",))
+        add("metrics", fname, "NaN scores", lambda f=f: f(S.toarray() * np.nan, Yt), "error", ("nan",))
+        add("metrics", fname, "string scores", lambda f=f: f(np.array([["a"] * 4] * 5), Yt), "error",
+            ("numeric", "dtype", "number"))
+    add("metrics", "psprecision_at_k", "inv_propensity wrong length",
+        lambda: xmc.psprecision_at_k(S, Yt, np.ones(2)), "error", ("inv_propensity",))
+    add("metrics", "psprecision_at_k", "negative inv_propensity",
+        lambda: xmc.psprecision_at_k(S, Yt, -np.ones(4)), "error", ("inv_propensity",))
+    add("metrics", "evaluate", "ks=(0,)", lambda: xmc.evaluate(S, Yt, ks=(0,)), "error", ("k",))
+    add("metrics", "inverse_propensity", "A=nan", lambda: xmc.inverse_propensity(Yt, A=float("nan")), "error",
+        ("A",))
+    add("metrics", "inverse_propensity", "preset='x'", lambda: xmc.inverse_propensity(Yt, preset="x"), "error",
+        ("preset",))
+    add("metrics", "top_k", "k=-1", lambda: xmc.top_k(S, k=-1), "error", ("k",))
+    Xs = sp.csr_matrix(rng.random((30, 6)))
+    Ys = sp.csr_matrix((rng.random((30, 5)) > 0.6).astype(np.float32))
+    for kw, keys in (({"k": 0}, ("k",)), ({"solver": "mbo"}, ("solver",)), ({"n_steps": 0}, ("n_steps",)),
+                     ({"topk": 0}, ("topk",)), ({"topk": 2.5}, ("topk",)), ({"lam": 2.0}, ("lam",)),
+                     ({"calibration": "temp"}, ("calibration",)), ({"n_folds": 1}, ("n_folds",)),
+                     ({"amplification": -1.0}, ("amplification",)), ({"threshold": float("nan")}, ("threshold",)),
+                     ({"device": "tpu"}, ("device",)), ({"dtype": torch.float16}, ("dtype",)),
+                     ({"metric": "l1"}, ("metric",)), ({"block_rows": 0}, ("block_rows",))):
+        add("parameters", "Teacher.fit", f"{kw}", lambda kw=kw: xmc.Teacher(**{"k": 5, **kw}).fit(Xs, Ys), "error",
+            keys)
+    add("labels", "Teacher.fit", "Y with 2.0", lambda: xmc.Teacher(k=5).fit(Xs, Ys * 2), "error", ("binary", "[0, 1]"))
+    add("labels", "Teacher.fit", "Y row mismatch", lambda: xmc.Teacher(k=5).fit(Xs, Ys[:10]), "error", ("rows",))
+    add("labels", "Teacher.fit", "Y as list", lambda: xmc.Teacher(k=5).fit(Xs, [[0, 1]] * 30), "error", ("Y",))
+    add("features", "Teacher.fit", "X x 1e300", lambda: xmc.Teacher(k=5, metric="euclidean").fit(Xs.toarray() * 1e300,
+                                                                                                 Ys), "either",
+        ("overflow", "rescale"))
+    add("labels", "lever_targets", "lam=-1", lambda: xmc.lever_targets(Ys, Ys, lam=-1), "error", ("lam",))
+    add("labels", "gandalf_soft_labels", "delta=nan", lambda: xmc.gandalf_soft_labels(Ys, delta=float("nan")),
+        "error", ("delta",))
+    St = xmc.OneVsAllStudent
+    for kw, keys in (({"epochs": 0}, ("epochs",)), ({"lr": -1}, ("lr",)), ({"batch_size": 0}, ("batch_size",)),
+                     ({"weight_decay": -1.0}, ("weight_decay",)), ({"device": "tpu"}, ("device",))):
+        add("parameters", "OneVsAllStudent.fit", f"{kw}", lambda kw=kw: St(**{"epochs": 1, **kw}).fit(Xs, Ys),
+            "error", keys)
+    add("features", "OneVsAllStudent.fit", "NaN X", lambda: St(epochs=1).fit(Xs.toarray() * np.nan, Ys), "error",
+        ("nan",))
+    add("features", "OneVsAllStudent.fit", "X x 1e30", lambda: St(epochs=1).fit(Xs * 1e30, Ys), "either",
+        ("overflow", "large", "rescale"))
+    add("fitted", "OneVsAllStudent.predict_topk", "before fit", lambda: St().predict_topk(Xs), "error", ("fit",))
+    add("features", "OneVsAllStudent.predict_topk", "wrong n_features",
+        lambda: St(epochs=1).fit(Xs, Ys).predict_topk(Xs[:, :3]), "error", ("features",))
+    add("labels", "OneVsAllStudent.fit", "targets 2.0", lambda: St(epochs=1).fit(Xs, Ys * 2), "error", ("[0, 1]",))
+
+
+# --------------------------------------------------------------------------- CLI
+def cli_case(argv):
+    from graphvar.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except Exception as exc:  # the user would see a traceback
+        return "crash", f"traceback: {type(exc).__name__}: {str(exc)[:200]}"
+    text = err.getvalue().strip()
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if code == 0:
+        return "silent", "exit 0"
+    if "Traceback" in text:
+        return "crash", "traceback printed"
+    if code == 2 and 1 <= len(lines) <= 3:
+        return "error", f"exit {code}: {lines[-1][:200]}"
+    return "unclear", f"exit {code}, {len(lines)} stderr lines: {(lines or [''])[-1][:150]}"
+
+
+def cli_cases(tmp: Path):
+    (tmp / "cli_bad.txt").write_bytes(b"\xff\xfe\x00\x01" * 20)
+    cases = [
+        ["demo", "--trials", "-1"], ["demo", "--k", "0"], ["demo", "--rates", "0"], ["demo", "--k", "x"],
+        ["demo", "--k", "5000"],
+        ["bench", "pubmed"], ["bench", "cora", "--trials", "0"], ["bench", "cora", "--k", "0", "--graph", "knn"],
+        ["bench", "cora", "--methods", "nope"], ["bench", "cora", "--batch-size", "0"],
+        ["bench", "cora", "--threads", "-1"],
+        ["xmc", "teacher", "--train", str(tmp / "absent.txt"), "--out", str(tmp / "o")],
+        ["xmc", "teacher", "--train", str(tmp / "cli_bad.txt"), "--out", str(tmp / "o")],
+        ["xmc", "teacher", "--train", str(tmp / "good.txt"), "--out", str(tmp / "o"), "--k", "0"],
+        ["xmc", "evaluate", "--scores", str(tmp / "garbage.npz"), "--test", str(tmp / "good.txt")],
+        ["xmc", "evaluate", "--scores", str(tmp / "absent.npz"), "--test", str(tmp / "good.txt")],
+        ["xmc", "demo", str(tmp / "nowhere")],
+        ["nosuchcommand"],
+    ]
+    for argv in cases:
+        add("CLI", "graphvar " + argv[0], " ".join(a if not a.startswith("/") else Path(a).name for a in argv),
+            lambda argv=argv: cli_case(argv), "cli")
+
+    def version():
+        from graphvar.cli import main
+
+        out = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+                code = main(["--version"])
+        except SystemExit as exc:
+            code = exc.code
+        if code == 0 and out.getvalue().strip():
+            return "valid", out.getvalue().strip()
+        return "unclear", f"exit {code}, printed {out.getvalue().strip()!r}"
+
+    add("CLI", "graphvar --version", "--version", version, "cli")
+
+
+def build_cases(tmp: Path):
+    for f in (graph_cases, given_graph_cases, solver_cases, estimator_cases, nn_cases):
+        f()
+    for f in (dataset_cases, xmc_cases, cli_cases):
+        f(tmp)
+
+
+def summarize(cases) -> dict:
+    by = defaultdict(Counter)
+    for c in cases:
+        by[c.category][c.outcome] += 1
+    return {k: dict(v) for k, v in by.items()}
+
+
+def _scrub(text: str) -> str:
+    """Messages without this machine's folders: the data roots and the temporary folder by name."""
+    import re
+
+    folders = [(os.environ.get(v), f"${v}") for v in ("GRAPHVAR_SHARED_DATA", "GRAPHVAR_DATA")]
+    for folder, name in folders + [(tempfile.gettempdir(), "$TMP")]:
+        if folder:
+            for form in {str(Path(folder).resolve()), folder}:
+                text = re.sub(re.escape(form) + r"(?![\w.-])", lambda m: name, text)
+    return text
+
+
+def _run_before(commit: str) -> str:
+    """Run this script on a temporary checkout of ``commit``; return the path of its JSON."""
+    import subprocess
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _checkout import checkout
+
+    out = Path(tempfile.mkdtemp()) / "before.json"
+    with checkout(commit) as tree:
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        subprocess.run([sys.executable, str(Path(__file__).resolve()), "--json", str(out)], cwd=tree, env=env,
+                       check=True, stdout=subprocess.DEVNULL)
+    return str(out)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--json", default=None, help="write every case and its outcome here")
+    p.add_argument("--compare", default=None, help="a JSON of an earlier run: print before -> after")
+    p.add_argument("--before-commit", default=None, help="run the cases on this commit first (temporary "
+                   "checkout) and compare")
+    p.add_argument("--only", default=None, help="substring of the entry point to run")
+    p.add_argument("--bad", action="store_true", help="list only the cases that are not error/valid")
+    a = p.parse_args(argv)
+    if a.before_commit:
+        a.compare = _run_before(a.before_commit)
+    torch.set_num_threads(1)
+    os.environ.setdefault("GRAPHVAR_DATA", tempfile.mkdtemp())
+    with tempfile.TemporaryDirectory() as d:
+        build_cases(Path(d))
+        cases = [c for c in CASES if a.only is None or a.only in c.entry]
+        for c in cases:
+            run_case(c)
+            c.detail = _scrub(c.detail)
+    counts = Counter(c.outcome for c in cases)
+    print(f"{len(cases)} cases: " + ", ".join(f"{k} {v}" for k, v in counts.most_common()))
+    before, before_record = {}, None
+    if a.compare:
+        before_record = json.loads(Path(a.compare).read_text())
+        for r in before_record["cases"]:
+            before[(r["entry"], r["desc"])] = r
+    print("\n| category | entry point | input | before | after | message / detail |")
+    print("|---|---|---|---|---|---|")
+    for c in cases:
+        b = before.get((c.entry, c.desc), {}).get("outcome", "")
+        if a.bad and c.outcome in ("error", "valid") and b in ("", "error", "valid"):
+            continue
+        print(f"| {c.category} | {c.entry} | {c.desc} | {b} | {c.outcome} | {c.detail[:140].replace('|', '/')} |")
+    if a.json:
+        from graphvar.provenance import provenance
+
+        record = {"provenance": provenance(), "counts": dict(counts), "by_category": summarize(cases),
+                  "cases": [{"category": c.category, "entry": c.entry, "desc": c.desc, "outcome": c.outcome,
+                             "before": before.get((c.entry, c.desc), {}).get("outcome"),
+                             "detail": c.detail, **c.extra} for c in cases]}
+        if before_record is not None:
+            record["before"] = {"commit": a.before_commit or before_record["provenance"].get("git_commit"),
+                                "counts": before_record["counts"], "by_category": before_record["by_category"],
+                                "provenance": before_record["provenance"]}
+        from graphvar.benchmark.report import write_json
+
+        write_json(json.loads(json.dumps(record, default=str)), a.json)
+        print(f"wrote {a.json}")
+
+
+if __name__ == "__main__":
+    main()

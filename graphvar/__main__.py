@@ -1,0 +1,7 @@
+"""``python -m graphvar``: the ``graphvar`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
