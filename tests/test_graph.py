@@ -56,7 +56,7 @@ def test_knn_excludes_self_with_duplicates():
 
 
 def _dense_reference_weights(X, k, kernel):
-    """W from the formula in DESIGN.md §2, with numpy loops (symmetrised as GraphLearning 1.7.5 does)."""
+    """W from the formula in docs/design.md §2, with numpy loops (symmetrised as GraphLearning 1.7.5 does)."""
     n = X.shape[0]
     ref_i, ref_d = _sklearn_knn(X, k)
     eps = ref_d[:, -1]

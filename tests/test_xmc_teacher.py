@@ -45,7 +45,7 @@ def _sklearn_graph(X, k=8):
 
 
 def _dense_reference(W, Y, source, method, n_steps, amplification=1.0):
-    """Hand-written dense iterations of DESIGN.md §3 on the full (n, L) matrix."""
+    """Hand-written dense iterations of docs/design.md §3 on the full (n, L) matrix."""
     W = W.toarray()
     d = W.sum(1)
     P = W / d[:, None]

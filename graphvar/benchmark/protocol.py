@@ -3,7 +3,7 @@
 A benchmark compares methods on *identical* labeled sets. Each labeled set is
 drawn from its own random generator, seeded by ``(seed, key, rate, trial)``,
 so trial ``t`` at a given rate is the same whatever the number of trials
-requested, whichever methods run, and in whatever order (DESIGN.md §5).
+requested, whichever methods run, and in whatever order (docs/design.md §5).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ list cannot be proved complete):
     Blocked ``addmm`` + ``topk`` on any device (the reference implementation).
 ``keops``
     PyKeOps ``Kmin_argKmin``; fast on CUDA, slow on CPU (no SIMD there,
-    DESIGN.md §6), so ``auto`` only picks it on CUDA.
+    docs/design.md §6), so ``auto`` only picks it on CUDA.
 ``faiss``
     ``IndexFlatL2`` / ``IndexFlatIP`` when ``faiss-cpu`` is installed.
 

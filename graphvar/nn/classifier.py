@@ -20,7 +20,7 @@ from .training import fit_transductive, seeded, stratified_split
 __all__ = ["VGPNClassifier", "DEFAULT_AMPLIFICATION"]
 
 #: Amplification used when ``amplification`` is not given: a = 2 beat a = 1
-#: for V-Poisson on FashionMNIST (DESIGN.md §3) and for V-GPN on Cora and CiteSeer at
+#: for V-Poisson on FashionMNIST (docs/design.md §3) and for V-GPN on Cora and CiteSeer at
 #: 1 label per class (benchmarks/results/gnn_*.md).
 DEFAULT_AMPLIFICATION = 2.0
 

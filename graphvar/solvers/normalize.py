@@ -1,4 +1,4 @@
-"""Per-class dispersion equalisation of score matrices (DESIGN.md §3)."""
+"""Per-class dispersion equalisation of score matrices (docs/design.md §3)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def equalize_dispersion(scores: torch.Tensor, unlabeled: torch.Tensor) -> torch.
     Degenerate solvers (Laplace at one label per class) give one class a
     larger spread than the others, so the argmax picks it everywhere;
     equalising the per-class dispersion over the unlabeled nodes removes that
-    bias (FashionMNIST 70k, 1 label: 25.6 → 57.8 %, DESIGN.md §3).
+    bias (FashionMNIST 70k, 1 label: 25.6 → 57.8 %, docs/design.md §3).
 
     Parameters
     ----------
