@@ -1,4 +1,4 @@
-"""scikit-learn estimators: one abstract base and one small subclass per solver.
+"""The abstract base of graphvar's scikit-learn estimators.
 
 They follow :class:`sklearn.semi_supervised.LabelSpreading`'s contract:
 ``fit(X, y)`` with ``-1`` marking unlabeled samples, any label values
@@ -18,20 +18,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .base import _label_array, decode_labels, encode_labels, knn_average
-from .graph import as_graph, knn_graph
-from .graph.build import KERNELS
-from .graph.knn import BACKENDS, METRICS
-from .solvers import laplace, poisson
-from .validation import check_bool, check_choice, check_device, check_dtype, check_float, check_int
+from ..base import _label_array, decode_labels, encode_labels, knn_average
+from ..graph import as_graph, knn_graph
+from ..graph.build import KERNELS
+from ..graph.knn import BACKENDS, METRICS
+from ..validation import check_bool, check_choice, check_device, check_dtype, check_float, check_int
 
-__all__ = [
-    "GraphSSLClassifier",
-    "LaplaceClassifier",
-    "PoissonClassifier",
-    "VLaplaceClassifier",
-    "VPoissonClassifier",
-]
+__all__ = ["GraphSSLClassifier", "scores_to_proba"]
 
 
 def scores_to_proba(scores: np.ndarray) -> np.ndarray:
@@ -319,7 +312,7 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         float
             Fraction of labeled samples predicted correctly.
         """
-        from .model_selection import labeled_accuracy
+        from ..model_selection import labeled_accuracy
 
         return labeled_accuracy(y, self.predict(X), sample_weight=sample_weight)
 
@@ -327,60 +320,3 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
-
-
-class LaplaceClassifier(GraphSSLClassifier):
-    """Laplace learning classifier (Zhu, Ghahramani, Lafferty 2003): harmonic extension of the labels.
-
-    Solver: :func:`graphvar.laplace` (``amplification > 0`` gives V-Laplace).
-    Parameters and attributes: see :class:`GraphSSLClassifier`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn.datasets import load_digits
-    >>> from graphvar import LaplaceClassifier
-    >>> X, y = load_digits(return_X_y=True)
-    >>> labels = np.full_like(y, -1); labels[:50] = y[:50]
-    >>> clf = LaplaceClassifier(k=10).fit(X / 16, labels)
-    >>> clf.transduction_.shape
-    (1797,)
-    """
-
-    _solver = staticmethod(laplace)
-    _default_amplification = 0.0
-
-
-class PoissonClassifier(GraphSSLClassifier):
-    """Poisson learning classifier (Calder, Cook, Thorpe, Slepčev, ICML 2020).
-
-    Solver: :func:`graphvar.poisson` (``amplification > 0`` gives V-Poisson).
-    Poisson does not clamp the labeled samples: a labeled sample's
-    ``transduction_`` can, rarely, differ from its label. Parameters and
-    attributes: see :class:`GraphSSLClassifier`.
-    """
-
-    _solver = staticmethod(poisson)
-    _default_amplification = 0.0
-
-
-class VLaplaceClassifier(GraphSSLClassifier):
-    """Variance-enlarged Laplace classifier (docs/design.md §3): amplification 1 by default.
-
-    Solver: :func:`graphvar.laplace` with the variance step (:func:`graphvar.vlaplace`).
-    Parameters and attributes: see :class:`GraphSSLClassifier`.
-    """
-
-    _solver = staticmethod(laplace)
-    _default_amplification = 1.0
-
-
-class VPoissonClassifier(GraphSSLClassifier):
-    """Variance-enlarged Poisson classifier (docs/design.md §3): amplification 1 by default.
-
-    Solver: :func:`graphvar.poisson` with the variance step (:func:`graphvar.vpoisson`).
-    Parameters and attributes: see :class:`GraphSSLClassifier`.
-    """
-
-    _solver = staticmethod(poisson)
-    _default_amplification = 1.0
