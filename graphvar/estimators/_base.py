@@ -1,12 +1,8 @@
-"""The abstract base of graphvar's scikit-learn estimators.
+"""The abstract base of graphvar's scikit-learn estimators (the contract is in the package docstring).
 
-They follow :class:`sklearn.semi_supervised.LabelSpreading`'s contract:
-``fit(X, y)`` with ``-1`` marking unlabeled samples, any label values
-(``classes_``), ``transduction_`` and ``label_distributions_`` for the fitted
-samples, and ``predict`` / ``predict_proba`` for new samples through their
-k nearest fitted neighbours. ``fit_graph(graph, y)`` fits a given graph
-(a :class:`~graphvar.graph.Graph`, scipy matrix, PyG ``Data`` or networkx
-graph).
+:class:`GraphSSLClassifier` holds everything the classifiers share — validation,
+the k-NN graph, class priors, uninformed nodes, prediction for new points; a
+subclass only names its solver function and its default amplification.
 """
 
 from __future__ import annotations
