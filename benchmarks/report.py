@@ -185,6 +185,11 @@ def graph_section() -> list[str]:
     return out
 
 
+def _stage_cell(stage: str) -> str:
+    """A before/after stage key (``"stage | implementation | ..."``) as one table cell."""
+    return " — ".join(part.strip() for part in stage.split("|"))
+
+
 def engine_section() -> list[str]:
     out = ["## The propagation engine: before / after, batching", ""]
     for path in sorted(RESULTS.glob("*_engine.json")):
@@ -192,8 +197,8 @@ def engine_section() -> list[str]:
         out += [f"### `{path.name}` — `{rec['script']} {' '.join(rec['script_args'])}`, before = "
                 f"`{rec['before'][:12]}`, best of {rec['rounds']} alternating rounds ({_load(rec)})", "",
                 "| stage | before s | after s | after / before |", "|---|---:|---:|---:|"]
-        out += [f"| {r['stage']} | {r['before_s']:.3g} | {r['after_s']:.3g} | {r['after_over_before']:.2f} |"
-                for r in rec["rows"]] + [""]
+        out += [f"| {_stage_cell(r['stage'])} | {r['before_s']:.3g} | {r['after_s']:.3g} | "
+                f"{r['after_over_before']:.2f} |" for r in rec["rows"]] + [""]
     if (RESULTS / "bench_batching.json").exists():
         rec = _rec("bench_batching")
         out += [f"### `bench_batching.json` ({_load(rec)})", "", _script("bench_batching").render(rec), ""]
