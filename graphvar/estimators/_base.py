@@ -22,6 +22,7 @@ from ..base import _label_array, decode_labels, encode_labels, knn_average
 from ..graph import as_graph, knn_graph
 from ..graph.build import KERNELS
 from ..graph.knn import BACKENDS, METRICS
+from ..solvers import poisson
 from ..validation import check_bool, check_choice, check_device, check_dtype, check_float, check_int
 
 __all__ = ["GraphSSLClassifier", "scores_to_proba"]
@@ -182,7 +183,7 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _balance(self, S: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """Volume-constrained scores (GraphLearning's ``predict`` with class priors)."""
-        from .solvers.priors import check_class_priors, class_priors_from_labels, volume_label_projection
+        from ..solvers.priors import check_class_priors, class_priors_from_labels, volume_label_projection
 
         c = len(self.classes_)
         if isinstance(self.class_priors, str):
