@@ -42,6 +42,9 @@ _LAZY = {
     "DynamicLabelPropagationClassifier": "graphvar.estimators",
     "CenteredKernelClassifier": "graphvar.estimators",
     "SparseLabelPropagationClassifier": "graphvar.estimators",
+    "WNLLClassifier": "graphvar.estimators",
+    "ProperlyWeightedLaplaceClassifier": "graphvar.estimators",
+    "PoissonReweightedLaplaceClassifier": "graphvar.estimators",
 }
 _SUBMODULES = ("base", "benchmark", "cli", "datasets", "engine", "estimators", "features", "graph",
                "model_selection", "nn", "provenance", "solvers", "validation", "xmc")
@@ -77,6 +80,9 @@ __all__ = [
     "DynamicLabelPropagationClassifier",
     "CenteredKernelClassifier",
     "SparseLabelPropagationClassifier",
+    "WNLLClassifier",
+    "ProperlyWeightedLaplaceClassifier",
+    "PoissonReweightedLaplaceClassifier",
     "__version__",
 ]
 

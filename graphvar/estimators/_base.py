@@ -23,6 +23,7 @@ from ..graph import as_graph, knn_graph
 from ..graph.build import KERNELS
 from ..graph.knn import BACKENDS, METRICS
 from ..solvers import poisson
+from ..solvers.methods import METHODS
 from ..validation import check_bool, check_choice, check_device, check_dtype, check_float, check_int
 
 __all__ = ["GraphSSLClassifier", "scores_to_proba"]
@@ -60,9 +61,9 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     metric : {"euclidean", "cosine"}, default="euclidean"
     backend : {"auto", "torch", "keops", "faiss"}, default="auto"
         Exact k-NN backend.
-    method : {"iterative", "exact"}, default="iterative"
+    method : {"iterative", "exact", "spectral"}, default="iterative"
         Stopped iteration (Calder's rule) or, for Laplace and Poisson with no
-        amplification, the exact conjugate-gradient solve.
+        amplification, the exact conjugate-gradient solve (``"spectral"``: Poisson only).
     amplification : float, optional
         Total variance amplification ``a`` of the variance-enlarging step
         (docs/design.md §3). ``None``: the classifier's default (0 for Laplace
@@ -134,7 +135,7 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         check_choice(self.kernel, "kernel", KERNELS)
         check_choice(self.metric, "metric", METRICS)
         check_choice(self.backend, "backend", BACKENDS)
-        check_choice(self.method, "method", ("iterative", "exact"))
+        check_choice(self.method, "method", METHODS)
         check_dtype(self.dtype)
         check_device(self.device)
         check_bool(self.normalize, "normalize")

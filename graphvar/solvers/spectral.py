@@ -27,7 +27,8 @@ def normalized_top_eigenpairs(graph: Graph, k: int, *, seed: int = 0):
         raise ValueError(f"spectral_cutoff={k - 1} is too large for a graph of {n} nodes; use at most {n // 3 - 2}.")
     rows, cols, vals = graph.coo()
     isq = graph.inv_degrees.double().sqrt()
-    S = torch.sparse_coo_tensor(torch.stack([rows, cols]), isq[rows] * vals.double() * isq[cols], (n, n))
+    S = torch.sparse_coo_tensor(torch.stack([rows, cols]), isq[rows] * vals.double() * isq[cols], (n, n),
+                                check_invariants=False)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     X0 = torch.randn(n, k, generator=gen, dtype=torch.float64).to(graph.device)
     s, phi = torch.lobpcg(S.coalesce(), k=k, X=X0, largest=True, tol=1e-10, niter=10_000)
