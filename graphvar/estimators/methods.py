@@ -107,7 +107,18 @@ class SparseLabelPropagationClassifier(_OwnOptionsClassifier):
 
 
 class _ReweightedLaplaceClassifier(LaplaceClassifier):
+    """Laplace learning on a reweighted graph; ``method="exact"`` by default (GraphLearning's solve:
+    the stopped iteration mixes slowly on the heavy edges near the labels)."""
+
     _reweighting = "wnll"
+
+    def __init__(self, *, k=10, kernel="gaussian", metric="euclidean", backend="auto", method="exact",
+                 amplification=None, normalize=False, class_priors=None, min_iter=50, max_iter=1000,
+                 solver_params=None, device=None, dtype="float32", progress=False):
+        super().__init__(k=k, kernel=kernel, metric=metric, backend=backend, method=method,
+                         amplification=amplification, normalize=normalize, class_priors=class_priors,
+                         min_iter=min_iter, max_iter=max_iter, solver_params=solver_params, device=device,
+                         dtype=dtype, progress=progress)
 
     def _solver_kwargs(self) -> dict:
         kwargs = {**super()._solver_kwargs(), "reweighting": self._reweighting}
@@ -120,10 +131,7 @@ class _ReweightedLaplaceClassifier(LaplaceClassifier):
 
 
 class WNLLClassifier(_ReweightedLaplaceClassifier):
-    """Weighted nonlocal Laplacian classifier (Shi, Osher, Zhu 2017): :func:`graphvar.laplace` with ``reweighting="wnll"``.
-
-    ``method="exact"`` is GraphLearning's solve; the default ``"iterative"`` is the stopped iteration.
-    """
+    """Weighted nonlocal Laplacian classifier (Shi, Osher, Zhu 2017): :func:`graphvar.laplace` with ``reweighting="wnll"``."""
 
     _reweighting = "wnll"
 
