@@ -75,20 +75,21 @@ def _eikonal(g, U: torch.Tensor, fixed: torch.Tensor, tol: float, max_iter: int)
     return U, {"iterations": it, "change": change, "converged": change <= tol}
 
 
-def _run(solver, graph, y, *, tol, max_iter, n_classes, dtype, normalize, return_info, what):
+def _run(solver, graph, y, *, tol, max_iter, random_state, n_classes, dtype, normalize, return_info, what):
     g, labels, informed = prepare(graph, y, n_classes=n_classes, dtype=dtype, normalize=normalize,
                                   return_info=return_info, symmetric=True)
     tol = check_tol(tol, 0.0)
     max_iter = check_int(max_iter, "max_iter", minimum=1)
+    random_state = check_int(random_state, "random_state", minimum=0)
     D, info = solver(g, labels, tol, max_iter)
     if not info["converged"]:
         warn_unconverged(what, max_iter, info["change"], tol)
     B, _, c = labels.onehot.shape
-    return finish(uncolumns(distances_to_scores(D), B, c), labels, informed, normalize=normalize, info=info,
+    return finish(uncolumns(distances_to_scores(D, c, random_state), B, c), labels, informed, normalize=normalize, info=info,
                   return_info=return_info, what=what)
 
 
-def graph_nearest_neighbor(graph, y, *, tol: float | None = None, max_iter: int = 100_000,
+def graph_nearest_neighbor(graph, y, *, tol: float | None = None, max_iter: int = 100_000, random_state: int = 0,
                            normalize: bool = False, n_classes=None, dtype=None, return_info: bool = False):
     """Graph (geodesic) nearest-neighbour classifier: the class of the nearest labeled node.
 
@@ -108,6 +109,9 @@ def graph_nearest_neighbor(graph, y, *, tol: float | None = None, max_iter: int 
         Stop when a Bellman–Ford sweep shortens no distance by more than ``tol`` (default 0: exact).
     max_iter : int, default=100000
         Sweeps at most (at most ``n − 1`` are ever needed).
+    random_state : int, default=0
+        Seed of the random choice between classes at exactly equal distance
+        (GraphLearning's choice is the order of its heap).
     normalize : bool, default=False
         Per-class dispersion equalisation over unlabeled nodes before the argmax.
     n_classes : int, optional
@@ -121,12 +125,12 @@ def graph_nearest_neighbor(graph, y, *, tol: float | None = None, max_iter: int 
         Minus the distance to each class's nearest label (unreachable: below every reachable score).
     """
     return _run(lambda g, labels, tol, it: _bellman_ford(g, _sources(labels), tol, it), graph, y, tol=tol,
-                max_iter=max_iter, n_classes=n_classes, dtype=dtype, normalize=normalize,
-                return_info=return_info, what="graph nearest neighbour")
+                max_iter=max_iter, random_state=random_state, n_classes=n_classes, dtype=dtype,
+                normalize=normalize, return_info=return_info, what="graph nearest neighbour")
 
 
-def peikonal(graph, y, *, tol: float | None = None, max_iter: int = 100_000, normalize: bool = False,
-             n_classes=None, dtype=None, return_info: bool = False):
+def peikonal(graph, y, *, tol: float | None = None, max_iter: int = 100_000, random_state: int = 0,
+             normalize: bool = False, n_classes=None, dtype=None, return_info: bool = False):
     """p-eikonal classifier, ``p = 1`` (Calder, Ettehad, JMLR 2022): the class of the smallest eikonal distance.
 
     For each class ``k``, ``u`` solves ``Σ_j w_ij (u_i − u_j)_+ = 1`` off the
@@ -142,6 +146,8 @@ def peikonal(graph, y, *, tol: float | None = None, max_iter: int = 100_000, nor
     tol : float, optional
         Stop when a sweep lowers no value by more than ``tol`` (default 0: a fixed point).
     max_iter : int, default=100000
+    random_state : int, default=0
+        Seed of the random choice between classes at exactly equal ``u``.
     normalize : bool, default=False
         Per-class dispersion equalisation over unlabeled nodes before the argmax.
     n_classes : int, optional
@@ -158,5 +164,5 @@ def peikonal(graph, y, *, tol: float | None = None, max_iter: int = 100_000, nor
         D = _sources(labels)
         return _eikonal(g, D, D == 0, tol, it)
 
-    return _run(solver, graph, y, tol=tol, max_iter=max_iter, n_classes=n_classes, dtype=dtype,
-                normalize=normalize, return_info=return_info, what="p-eikonal")
+    return _run(solver, graph, y, tol=tol, max_iter=max_iter, random_state=random_state, n_classes=n_classes,
+                dtype=dtype, normalize=normalize, return_info=return_info, what="p-eikonal")

@@ -62,8 +62,24 @@ def warn_unconverged(what: str, max_iter: int, change: float, tol: float) -> Non
                   "raise max_iter (or tol). info['converged'] is False.", RuntimeWarning, stacklevel=4)
 
 
-def distances_to_scores(D: torch.Tensor) -> torch.Tensor:
-    """Scores ``−D`` of distances; unreachable entries (``inf``) score below every reachable one."""
+def distances_to_scores(D: torch.Tensor, width: int, random_state: int) -> torch.Tensor:
+    """Scores ``−D`` of distances ``(n, B * width)``, unreachable (``inf``) below every reachable score.
+
+    Exact ties between classes (equal path lengths, common on unweighted
+    graphs) are broken at random, seeded by ``random_state``: the tied scores
+    of a node get jitters below ``5e-7 · max|D|`` (within the ``1e-6`` relative
+    tie tolerance of :func:`graphvar.benchmark.parity.agreement`), so no class
+    wins every tie by its index.
+    """
     finite = torch.isfinite(D)
     top = D[finite].max() if bool(finite.any()) else D.new_zeros(())
-    return -torch.where(finite, D, top + 1)
+    S = -torch.where(finite, D, top + 1)
+    n, m = S.shape
+    blocks = S.reshape(n, m // width, width)
+    tied = blocks == blocks.amax(dim=2, keepdim=True)
+    if bool((tied.sum(dim=2) > 1).any()):
+        gen = torch.Generator(device="cpu").manual_seed(random_state)
+        jitter = torch.rand(blocks.shape, generator=gen, dtype=torch.float64).to(device=S.device, dtype=S.dtype)
+        scale = 5e-7 * float(top.abs().clamp_min(1.0))
+        blocks = torch.where(tied & (tied.sum(dim=2, keepdim=True) > 1), blocks + scale * jitter, blocks)
+    return blocks.reshape(n, m)
