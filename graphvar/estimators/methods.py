@@ -53,13 +53,18 @@ class RandomWalkClassifier(_OwnOptionsClassifier):
 
 
 class GraphNearestNeighborClassifier(_OwnOptionsClassifier):
-    """Graph geodesic nearest-neighbour classifier (weights as edge lengths). Solver: :func:`graphvar.graph_nearest_neighbor`."""
+    """Graph geodesic nearest-neighbour classifier (weights as edge lengths).
+
+    Solver: :func:`graphvar.graph_nearest_neighbor`.
+    """
 
     _solver = staticmethod(graph_nearest_neighbor)
 
 
 class PLaplaceClassifier(_OwnOptionsClassifier):
-    """Game-theoretic p-Laplace classifier (Flores Rios, Calder, Lerman 2019), p = 10. Solver: :func:`graphvar.plaplace`.
+    """Game-theoretic p-Laplace classifier (Flores Rios, Calder, Lerman 2019), p = 10.
+
+    Solver: :func:`graphvar.plaplace`.
 
     Examples
     --------
@@ -89,7 +94,10 @@ class PEikonalClassifier(_OwnOptionsClassifier):
 
 
 class DynamicLabelPropagationClassifier(_OwnOptionsClassifier):
-    """Dynamic label propagation classifier (Wang, Tu, Tsotsos 2013). Solver: :func:`graphvar.dynamic_label_propagation`."""
+    """Dynamic label propagation classifier (Wang, Tu, Tsotsos 2013).
+
+    Solver: :func:`graphvar.dynamic_label_propagation`.
+    """
 
     _solver = staticmethod(dynamic_label_propagation)
 
@@ -101,7 +109,10 @@ class CenteredKernelClassifier(_OwnOptionsClassifier):
 
 
 class SparseLabelPropagationClassifier(_OwnOptionsClassifier):
-    """Sparse label propagation classifier (Jung, Hero, Mara, Jahromi 2016). Solver: :func:`graphvar.sparse_label_propagation`."""
+    """Sparse label propagation classifier (Jung, Hero, Mara, Jahromi 2016).
+
+    Solver: :func:`graphvar.sparse_label_propagation`.
+    """
 
     _solver = staticmethod(sparse_label_propagation)
 
@@ -131,13 +142,19 @@ class _ReweightedLaplaceClassifier(LaplaceClassifier):
 
 
 class WNLLClassifier(_ReweightedLaplaceClassifier):
-    """Weighted nonlocal Laplacian classifier (Shi, Osher, Zhu 2017): :func:`graphvar.laplace` with ``reweighting="wnll"``."""
+    """Weighted nonlocal Laplacian classifier (Shi, Osher, Zhu 2017).
+
+    Solver: :func:`graphvar.laplace` with ``reweighting="wnll"``.
+    """
 
     _reweighting = "wnll"
 
 
 class ProperlyWeightedLaplaceClassifier(_ReweightedLaplaceClassifier):
-    """Properly weighted Laplacian classifier (Calder, Slepčev 2019): ``reweighting="properly"`` on the fitted features."""
+    """Properly weighted Laplacian classifier (Calder, Slepčev 2019).
+
+    Solver: :func:`graphvar.laplace` with ``reweighting="properly"`` on the fitted features.
+    """
 
     _reweighting = "properly"
 

@@ -85,8 +85,8 @@ def _run(solver, graph, y, *, tol, max_iter, random_state, n_classes, dtype, nor
     if not info["converged"]:
         warn_unconverged(what, max_iter, info["change"], tol)
     B, _, c = labels.onehot.shape
-    return finish(uncolumns(distances_to_scores(D, c, random_state), B, c), labels, informed, normalize=normalize, info=info,
-                  return_info=return_info, what=what)
+    scores = uncolumns(distances_to_scores(D, c, random_state), B, c)
+    return finish(scores, labels, informed, normalize=normalize, info=info, return_info=return_info, what=what)
 
 
 def graph_nearest_neighbor(graph, y, *, tol: float | None = None, max_iter: int = 100_000, random_state: int = 0,

@@ -24,14 +24,16 @@ __all__ = ["sparse_label_propagation"]
 
 
 def _transpose_index(g) -> torch.Tensor:
-    """For every stored entry ``(i, j)`` the position of ``(j, i)`` (the graph is symmetric)."""
+    """For every stored entry ``(i, j)`` the position of ``(j, i)`` (the graph must be structurally symmetric)."""
     rows, cols, _ = g.coo()
     n = g.n_nodes
-    keys = rows * n + cols  # CSR order: sorted
-    pos = torch.searchsorted(keys, cols * n + rows)
-    if bool((pos >= keys.numel()).any()) or not bool((keys[pos.clamp_max(keys.numel() - 1)] == cols * n + rows).all()):
+    keys = rows * n + cols
+    order = torch.argsort(keys)
+    target = cols * n + rows
+    pos = torch.searchsorted(keys[order], target).clamp_max(keys.numel() - 1)
+    if not bool((keys[order][pos] == target).all()):
         raise ValueError("sparse label propagation needs a structurally symmetric graph (w_ij > 0 iff w_ji > 0).")
-    return pos
+    return order[pos]
 
 
 def sparse_label_propagation(graph, y, *, n_steps: int = 100, normalize: bool = False, n_classes=None,
