@@ -44,7 +44,7 @@ def _bellman_ford(g, D: torch.Tensor, tol: float, max_iter: int):
     _, cols, vals = g.coo()
     change, it = float("inf"), 0
     for it in range(1, max_iter + 1):
-        new = torch.minimum(D, g.neighbour_reduce(D[cols] + vals[:, None], "min"))
+        new = torch.minimum(D, g.neighbour_reduce(torch.index_select(D, 0, cols) + vals[:, None], "min"))
         change = _largest_drop(D, new)
         D = new
         if change <= tol:
@@ -55,12 +55,12 @@ def _bellman_ford(g, D: torch.Tensor, tol: float, max_iter: int):
 def _eikonal_sweep(g, U: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
     """One Newton step of ``Σ_j w_ij (t − u_j)_+ = 1`` from ``t = u_i`` (only neighbours below ``t`` count)."""
     rows, cols, vals = g.coo()
-    E = U[cols]
-    below = E < U[rows]
-    w = torch.where(below, vals[:, None], torch.zeros_like(E))
+    E = torch.index_select(U, 0, cols)
+    below = E < torch.index_select(U, 0, rows)
+    w = below * vals[:, None]
     sw = g.neighbour_reduce(w, "sum")
-    swu = g.neighbour_reduce(torch.where(below, w * E, torch.zeros_like(E)), "sum")
-    t = (1.0 + swu) / torch.where(sw > 0, sw, torch.ones_like(sw))
+    swu = g.neighbour_reduce(w * torch.where(below, E, 0.0), "sum")
+    t = (1.0 + swu) / torch.where(sw > 0, sw, 1.0)
     return torch.where(fixed | (sw <= 0), U, torch.minimum(U, t))
 
 

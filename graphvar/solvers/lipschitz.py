@@ -39,7 +39,7 @@ def _lipschitz_iterate(g, labels, alpha: float, tol: float, max_iter: int, check
     iterations = [max_iter] * B
     change = torch.full((B,), float("inf"), dtype=U.dtype, device=U.device)
     for it in range(1, max_iter + 1):
-        E = U[cols]
+        E = torch.index_select(U, 0, cols)
         new = 0.5 * (g.neighbour_reduce(E, "min") + g.neighbour_reduce(E, "max"))
         if alpha:
             new = alpha * g.transition(U) + (1.0 - alpha) * new

@@ -76,10 +76,11 @@ def sparse_label_propagation(graph, y, *, n_steps: int = 100, normalize: bool = 
     dual = torch.zeros(w.numel(), u.shape[1], dtype=u.dtype, device=u.device)
     for _ in range(n_steps):
         prev = u
-        div = g.neighbour_reduce(w[:, None] * (dual - dual[tr]), "sum")
+        div = g.neighbour_reduce(w[:, None] * (dual - torch.index_select(dual, 0, tr)), "sum")
         u = torch.where(mask, Yl, prev - g.inv_degrees[:, None] * div)
         ut = 2.0 * u - prev
-        dual = (dual - (w[:, None] * (ut[cols] - ut[rows])) * step).clamp(-1.0, 1.0)
+        grad = torch.index_select(ut, 0, cols) - torch.index_select(ut, 0, rows)
+        dual = (dual - (w[:, None] * grad) * step).clamp(-1.0, 1.0)
     B, _, c = labels.onehot.shape
     return finish(uncolumns(u, B, c), labels, informed, normalize=normalize, info={"n_steps": n_steps},
                   return_info=return_info, what="sparse label propagation")
