@@ -12,6 +12,7 @@ import torch
 from scipy.sparse.csgraph import dijkstra
 from scipy.sparse.linalg import spsolve
 from sklearn.base import clone
+from sklearn.utils.estimator_checks import check_estimator
 
 import graphvar
 from graphvar.benchmark.methods import SCORE_ALIASES, SCORE_SOLVERS, get_method
@@ -185,10 +186,13 @@ def test_unreached_components_score_zero_and_finite(name):
     assert bool(torch.isfinite(scores).all()) and bool((scores[4:] == 0).all())
 
 
-@pytest.mark.parametrize("name", ["RandomWalkClassifier", "GraphNearestNeighborClassifier", "PLaplaceClassifier",
-                                  "AMLEClassifier", "PEikonalClassifier", "DynamicLabelPropagationClassifier",
-                                  "CenteredKernelClassifier", "SparseLabelPropagationClassifier", "WNLLClassifier",
-                                  "ProperlyWeightedLaplaceClassifier", "PoissonReweightedLaplaceClassifier"])
+CLASSIFIERS = ["RandomWalkClassifier", "GraphNearestNeighborClassifier", "PLaplaceClassifier", "AMLEClassifier",
+               "PEikonalClassifier", "DynamicLabelPropagationClassifier", "CenteredKernelClassifier",
+               "SparseLabelPropagationClassifier", "WNLLClassifier", "ProperlyWeightedLaplaceClassifier",
+               "PoissonReweightedLaplaceClassifier"]
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
 def test_estimators_fit_and_predict(blobs, name):
     _, X, y, sets = blobs
     clf = clone(getattr(graphvar, name)(k=6))
@@ -196,6 +200,14 @@ def test_estimators_fit_and_predict(blobs, name):
     floor = {"CenteredKernelClassifier": 0.6, "SparseLabelPropagationClassifier": 0.5}.get(name, 0.85)
     assert clf.transduction_.shape == y.shape and float((clf.transduction_ == y).mean()) > floor
     assert clf.predict(X[:5]).shape == (5,)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_check_estimator(name):
+    # as tests/test_estimators.py: -1 marks unlabeled samples, so a class called -1 cannot exist
+    check_estimator(getattr(graphvar, name)(k=5, backend="torch"),
+                    expected_failed_checks={"check_classifiers_classes": "-1 marks unlabeled samples"})
 
 
 def test_properly_estimator_on_a_graph_needs_features(blobs):

@@ -101,7 +101,8 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     uninformed_ : ndarray of int
         Samples in connected components with no labeled sample (a warning names them).
     n_iter_ : int or None
-        Stop time of the iterative solver.
+        Stop time of the iterative solver (or the solver's own iteration count:
+        sweeps, CG iterations or steps; ``None`` for the spectral solve).
     solver_info_ : dict
         The solver's info (stop times, convergence, CG residual, ...).
     class_weights_ : ndarray of shape (n_classes,) or None
@@ -169,7 +170,8 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self.uninformed_ = np.flatnonzero(~informed)
         S = scores.detach().cpu().double().numpy()
         self.graph_, self.scores_, self.solver_info_ = graph, S, info
-        self.n_iter_ = int(info["stop_times"][0]) if info.get("stop_times") else None
+        counts = [info[key] for key in ("iterations", "cg_iterations", "n_steps") if key in info]
+        self.n_iter_ = int(info["stop_times"][0]) if info.get("stop_times") else (int(counts[0]) if counts else None)
         self.class_weights_ = None
         if self.class_priors is not None:
             S = self._balance(S, codes)
