@@ -52,6 +52,31 @@ def _bellman_ford(g, D: torch.Tensor, tol: float, max_iter: int):
     return D, {"iterations": it, "change": change, "converged": change <= tol}
 
 
+def _seed_priority(g, D: torch.Tensor, random_state: int) -> torch.Tensor:
+    """Each node's priority in ``[0, 1)``: a seeded random rank of its nearest labeled node in each column.
+
+    The rank of a labeled node is drawn once; it spreads along the shortest
+    paths (``D_j + w_ij = D_i``, exact: that is how Bellman–Ford set ``D_i``),
+    taking the smallest rank where several nearest labels meet. Ties between
+    classes then go to the lower rank, which keeps every class's region
+    connected along shortest paths, as Dijkstra's closest-point labels
+    (GraphLearning's) are.
+    """
+    rows, cols, vals = g.coo()
+    gen = torch.Generator(device="cpu").manual_seed(random_state)
+    rank = torch.rand(D.shape, generator=gen, dtype=torch.float64).to(device=D.device, dtype=D.dtype)
+    R = torch.where(D == 0, rank, torch.full_like(D, float("inf")))
+    Dj = torch.index_select(D, 0, cols)
+    pred = torch.isfinite(Dj) & (Dj + vals[:, None] == torch.index_select(D, 0, rows))
+    for _ in range(g.n_nodes):
+        cand = g.neighbour_reduce(torch.where(pred, torch.index_select(R, 0, cols), float("inf")), "min")
+        new = torch.minimum(R, cand)
+        if torch.equal(new, R):
+            break
+        R = new
+    return torch.where(torch.isfinite(R), R, torch.zeros_like(R))
+
+
 def _eikonal_sweep(g, U: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
     """One Newton step of ``Σ_j w_ij (t − u_j)_+ = 1`` from ``t = u_i`` (only neighbours below ``t`` count)."""
     rows, cols, vals = g.coo()
@@ -85,7 +110,8 @@ def _run(solver, graph, y, *, tol, max_iter, random_state, n_classes, dtype, nor
     if not info["converged"]:
         warn_unconverged(what, max_iter, info["change"], tol)
     B, _, c = labels.onehot.shape
-    scores = uncolumns(distances_to_scores(D, c, random_state), B, c)
+    priority = _seed_priority(g, D, random_state) if what == "graph nearest neighbour" else None
+    scores = uncolumns(distances_to_scores(D, c, random_state, priority), B, c)
     return finish(scores, labels, informed, normalize=normalize, info=info, return_info=return_info, what=what)
 
 
@@ -110,8 +136,9 @@ def graph_nearest_neighbor(graph, y, *, tol: float | None = None, max_iter: int 
     max_iter : int, default=100000
         Sweeps at most (at most ``n − 1`` are ever needed).
     random_state : int, default=0
-        Seed of the random choice between classes at exactly equal distance
-        (GraphLearning's choice is the order of its heap).
+        Seed of the random ranking of the labeled nodes that decides between
+        classes at exactly equal distance (the lower-ranked nearest label wins,
+        consistently along shortest paths; GraphLearning's choice is its heap order).
     normalize : bool, default=False
         Per-class dispersion equalisation over unlabeled nodes before the argmax.
     n_classes : int, optional

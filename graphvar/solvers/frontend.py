@@ -62,12 +62,14 @@ def warn_unconverged(what: str, max_iter: int, change: float, tol: float) -> Non
                   "raise max_iter (or tol). info['converged'] is False.", RuntimeWarning, stacklevel=4)
 
 
-def distances_to_scores(D: torch.Tensor, width: int, random_state: int) -> torch.Tensor:
+def distances_to_scores(D: torch.Tensor, width: int, random_state: int,
+                        priority: torch.Tensor | None = None) -> torch.Tensor:
     """Scores ``−D`` of distances ``(n, B * width)``, unreachable (``inf``) below every reachable score.
 
     Exact ties between classes (equal path lengths, common on unweighted
-    graphs) are broken at random, seeded by ``random_state``: the tied scores
-    of a node get jitters below ``5e-7 · max|D|`` (within the ``1e-6`` relative
+    graphs) are broken by ``priority`` (same shape, in ``[0, 1)``, lower wins)
+    or, without it, at random (seeded by ``random_state``): the tied scores of
+    a node get offsets below ``5e-7 · max|D|`` (within the ``1e-6`` relative
     tie tolerance of :func:`graphvar.benchmark.parity.agreement`), so no class
     wins every tie by its index.
     """
@@ -77,9 +79,12 @@ def distances_to_scores(D: torch.Tensor, width: int, random_state: int) -> torch
     n, m = S.shape
     blocks = S.reshape(n, m // width, width)
     tied = blocks == blocks.amax(dim=2, keepdim=True)
-    if bool((tied.sum(dim=2) > 1).any()):
+    tied &= tied.sum(dim=2, keepdim=True) > 1
+    if not bool(tied.any()):
+        return S
+    if priority is None:
         gen = torch.Generator(device="cpu").manual_seed(random_state)
-        jitter = torch.rand(blocks.shape, generator=gen, dtype=torch.float64).to(device=S.device, dtype=S.dtype)
-        scale = 5e-7 * float(top.abs().clamp_min(1.0))
-        blocks = torch.where(tied & (tied.sum(dim=2, keepdim=True) > 1), blocks + scale * jitter, blocks)
-    return blocks.reshape(n, m)
+        priority = torch.rand(S.shape, generator=gen, dtype=torch.float64).to(device=S.device, dtype=S.dtype)
+    scale = 5e-7 * float(top.abs().clamp_min(1.0))
+    offset = scale * (1.0 - priority.reshape(blocks.shape).clamp(0.0, 1.0))
+    return torch.where(tied, blocks + offset, blocks).reshape(n, m)
