@@ -175,6 +175,15 @@ def core_section() -> list[str]:
     return out
 
 
+def gl_methods_section() -> list[str]:
+    if not (RESULTS / "bench_gl_methods.json").exists():
+        return []
+    rec = _rec("bench_gl_methods")
+    return ["## GraphLearning 1.7.5's ssl methods: parity and speed", "",
+            f"### `bench_gl_methods.json` ({_load(rec)}) — details: [methods.md](methods.md)", "",
+            _script("bench_gl_methods").markdown(rec), ""]
+
+
 def graph_section() -> list[str]:
     knn = _script("bench_knn")
     out = ["## Graph construction: exact and approximate k-NN", ""]
@@ -262,7 +271,7 @@ def render_all() -> str:
              "Calder et al. are the only typed-in numbers. Machine: the 2-core CPU development machine unless a "
              "record says otherwise; the load average of each run is in its record. How to rerun: "
              "[benchmarks.md](benchmarks.md).", ""]
-    for section in (fashionmnist_section, citation_section, gnn_section, core_section, graph_section,
+    for section in (fashionmnist_section, citation_section, gnn_section, core_section, gl_methods_section, graph_section,
                     engine_section, xmc_section, demo_section, index_section):
         lines += section()
     return "\n".join(lines).rstrip() + "\n"

@@ -16,6 +16,16 @@ __version__ = "0.2.0"
 
 from .graph import Graph, Operator, as_graph, knn_graph, knn_search  # noqa: E402
 from .solvers import laplace, poisson, vlaplace, vpoisson  # noqa: E402
+from .solvers import (  # noqa: E402
+    amle,
+    centered_kernel,
+    dynamic_label_propagation,
+    graph_nearest_neighbor,
+    peikonal,
+    plaplace,
+    randomwalk,
+    sparse_label_propagation,
+)
 
 #: Names loaded on first access: name -> module that defines it.
 _LAZY = {
@@ -24,6 +34,17 @@ _LAZY = {
     "PoissonClassifier": "graphvar.estimators",
     "VLaplaceClassifier": "graphvar.estimators",
     "VPoissonClassifier": "graphvar.estimators",
+    "RandomWalkClassifier": "graphvar.estimators",
+    "GraphNearestNeighborClassifier": "graphvar.estimators",
+    "PLaplaceClassifier": "graphvar.estimators",
+    "AMLEClassifier": "graphvar.estimators",
+    "PEikonalClassifier": "graphvar.estimators",
+    "DynamicLabelPropagationClassifier": "graphvar.estimators",
+    "CenteredKernelClassifier": "graphvar.estimators",
+    "SparseLabelPropagationClassifier": "graphvar.estimators",
+    "WNLLClassifier": "graphvar.estimators",
+    "ProperlyWeightedLaplaceClassifier": "graphvar.estimators",
+    "PoissonReweightedLaplaceClassifier": "graphvar.estimators",
 }
 _SUBMODULES = ("base", "benchmark", "cli", "datasets", "engine", "estimators", "features", "graph",
                "model_selection", "nn", "provenance", "solvers", "validation", "xmc")
@@ -43,6 +64,25 @@ __all__ = [
     "PoissonClassifier",
     "VLaplaceClassifier",
     "VPoissonClassifier",
+    "randomwalk",
+    "graph_nearest_neighbor",
+    "plaplace",
+    "amle",
+    "peikonal",
+    "dynamic_label_propagation",
+    "centered_kernel",
+    "sparse_label_propagation",
+    "RandomWalkClassifier",
+    "GraphNearestNeighborClassifier",
+    "PLaplaceClassifier",
+    "AMLEClassifier",
+    "PEikonalClassifier",
+    "DynamicLabelPropagationClassifier",
+    "CenteredKernelClassifier",
+    "SparseLabelPropagationClassifier",
+    "WNLLClassifier",
+    "ProperlyWeightedLaplaceClassifier",
+    "PoissonReweightedLaplaceClassifier",
     "__version__",
 ]
 

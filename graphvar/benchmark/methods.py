@@ -23,10 +23,26 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-__all__ = ["ScoreMethod", "LabelMethod", "SCORE_SOLVERS", "available_methods", "get_method", "parse_method"]
+__all__ = ["ScoreMethod", "LabelMethod", "SCORE_SOLVERS", "SCORE_ALIASES", "available_methods", "get_method",
+           "parse_method"]
 
 #: Core solvers of :mod:`graphvar.solvers` usable as score methods.
 SCORE_SOLVERS = ("laplace", "poisson", "vlaplace", "vpoisson")
+
+#: GraphLearning 1.7.5's other methods (docs/methods.md), also score methods.
+SCORE_SOLVERS += ("randomwalk", "graph_nearest_neighbor", "plaplace", "amle", "peikonal",
+                  "dynamic_label_propagation", "centered_kernel", "sparse_label_propagation")
+
+#: Named variants: ``name -> (solver, options)`` (GraphLearning's laplace reweightings and Poisson solvers;
+#: ``laplace:reweighting=properly`` needs node features and is not a bench method).
+SCORE_ALIASES = {
+    "wnll": ("laplace", {"method": "exact", "reweighting": "wnll"}),
+    "laplace_poisson": ("laplace", {"method": "exact", "reweighting": "poisson"}),
+    "laplace_normalized": ("laplace", {"method": "exact", "normalization": "normalized"}),
+    "laplace_exact": ("laplace", {"method": "exact"}),
+    "poisson_exact": ("poisson", {"method": "exact"}),
+    "poisson_spectral": ("poisson", {"method": "spectral"}),
+}
 
 
 @dataclass
@@ -113,7 +129,7 @@ def parse_method(name: str) -> tuple[str, dict[str, Any]]:
 
 def available_methods() -> list[str]:
     """Names accepted by :func:`get_method` (core solvers, then GNN methods)."""
-    return list(SCORE_SOLVERS) + sorted(_gnn_methods())
+    return list(SCORE_SOLVERS) + list(SCORE_ALIASES) + sorted(_gnn_methods())
 
 
 def get_method(name: str) -> ScoreMethod | LabelMethod:
@@ -122,8 +138,8 @@ def get_method(name: str) -> ScoreMethod | LabelMethod:
     Parameters
     ----------
     name : str
-        A core solver (``laplace``, ``poisson``, ``vlaplace``, ``vpoisson``,
-        optionally with ``:key=value`` options) or a GNN method registered in
+        A solver of :data:`SCORE_SOLVERS` or a variant of :data:`SCORE_ALIASES`
+        (optionally with ``:key=value`` options) or a GNN method registered in
         ``graphvar.benchmark.gnn_methods.METHODS``.
 
     Returns
@@ -133,6 +149,9 @@ def get_method(name: str) -> ScoreMethod | LabelMethod:
     base, options = parse_method(name)
     if base in SCORE_SOLVERS:
         return ScoreMethod(name=name.strip(), solver=base, options=options)
+    if base in SCORE_ALIASES:
+        solver, preset = SCORE_ALIASES[base]
+        return ScoreMethod(name=name.strip(), solver=solver, options={**preset, **options})
     gnn = _gnn_methods()
     if base in gnn:
         if options:

@@ -12,6 +12,19 @@ family of solvers has its module of small subclasses.
 
 from ._base import GraphSSLClassifier, scores_to_proba
 from .core import LaplaceClassifier, PoissonClassifier, VLaplaceClassifier, VPoissonClassifier
+from .methods import (
+    RandomWalkClassifier,
+    GraphNearestNeighborClassifier,
+    PLaplaceClassifier,
+    AMLEClassifier,
+    PEikonalClassifier,
+    DynamicLabelPropagationClassifier,
+    CenteredKernelClassifier,
+    SparseLabelPropagationClassifier,
+    WNLLClassifier,
+    ProperlyWeightedLaplaceClassifier,
+    PoissonReweightedLaplaceClassifier,
+)
 
 __all__ = [
     "GraphSSLClassifier",
@@ -20,4 +33,15 @@ __all__ = [
     "PoissonClassifier",
     "VLaplaceClassifier",
     "VPoissonClassifier",
+    "RandomWalkClassifier",
+    "GraphNearestNeighborClassifier",
+    "PLaplaceClassifier",
+    "AMLEClassifier",
+    "PEikonalClassifier",
+    "DynamicLabelPropagationClassifier",
+    "CenteredKernelClassifier",
+    "SparseLabelPropagationClassifier",
+    "WNLLClassifier",
+    "ProperlyWeightedLaplaceClassifier",
+    "PoissonReweightedLaplaceClassifier",
 ]

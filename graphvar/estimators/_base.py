@@ -19,6 +19,7 @@ from ..graph import as_graph, knn_graph
 from ..graph.build import KERNELS
 from ..graph.knn import BACKENDS, METRICS
 from ..solvers import poisson
+from ..solvers.methods import METHODS
 from ..validation import check_bool, check_choice, check_device, check_dtype, check_float, check_int
 
 __all__ = ["GraphSSLClassifier", "scores_to_proba"]
@@ -56,9 +57,9 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     metric : {"euclidean", "cosine"}, default="euclidean"
     backend : {"auto", "torch", "keops", "faiss"}, default="auto"
         Exact k-NN backend.
-    method : {"iterative", "exact"}, default="iterative"
+    method : {"iterative", "exact", "spectral"}, default="iterative"
         Stopped iteration (Calder's rule) or, for Laplace and Poisson with no
-        amplification, the exact conjugate-gradient solve.
+        amplification, the exact conjugate-gradient solve (``"spectral"``: Poisson only).
     amplification : float, optional
         Total variance amplification ``a`` of the variance-enlarging step
         (docs/design.md §3). ``None``: the classifier's default (0 for Laplace
@@ -96,7 +97,8 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     uninformed_ : ndarray of int
         Samples in connected components with no labeled sample (a warning names them).
     n_iter_ : int or None
-        Stop time of the iterative solver.
+        Stop time of the iterative solver (or the solver's own iteration count:
+        sweeps, CG iterations or steps; ``None`` for the spectral solve).
     solver_info_ : dict
         The solver's info (stop times, convergence, CG residual, ...).
     class_weights_ : ndarray of shape (n_classes,) or None
@@ -130,7 +132,7 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         check_choice(self.kernel, "kernel", KERNELS)
         check_choice(self.metric, "metric", METRICS)
         check_choice(self.backend, "backend", BACKENDS)
-        check_choice(self.method, "method", ("iterative", "exact"))
+        check_choice(self.method, "method", METHODS)
         check_dtype(self.dtype)
         check_device(self.device)
         check_bool(self.normalize, "normalize")
@@ -164,7 +166,8 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self.uninformed_ = np.flatnonzero(~informed)
         S = scores.detach().cpu().double().numpy()
         self.graph_, self.scores_, self.solver_info_ = graph, S, info
-        self.n_iter_ = int(info["stop_times"][0]) if info.get("stop_times") else None
+        counts = [info[key] for key in ("iterations", "cg_iterations", "n_steps") if key in info]
+        self.n_iter_ = int(info["stop_times"][0]) if info.get("stop_times") else (int(counts[0]) if counts else None)
         self.class_weights_ = None
         if self.class_priors is not None:
             S = self._balance(S, codes)

@@ -129,6 +129,15 @@ class Graph(Operator):
         """Rows ``rows`` of ``P U`` from a row slice of :attr:`transition_matrix` (no copy of ``P``)."""
         return csr_row_slice(self.transition_matrix, rows) @ U
 
+    def neighbour_reduce(self, E: torch.Tensor, reduce: str) -> torch.Tensor:
+        """Row-wise ``reduce`` (``"sum"``, ``"min"`` or ``"max"``) of an edge tensor.
+
+        ``E`` has one row per stored entry of ``W`` in CSR order (e.g.
+        ``U[cols]`` or ``W``'s values), shape ``(nnz, m)``; the result is
+        ``(n, m)``. A node without edges gets 0 (sum), ``+inf`` (min) or ``-inf`` (max).
+        """
+        return torch.segment_reduce(E, reduce, offsets=self.weights.crow_indices().long(), axis=0)
+
     @cached_property
     def components(self) -> tuple[int, np.ndarray]:
         """``(n_components, component id of every node)`` of the undirected graph (computed once)."""

@@ -3,13 +3,22 @@
 ``laplace``, ``poisson``, ``vlaplace`` and ``vpoisson`` return class scores;
 they are front-ends of the engine's one step kernel and stopping rule
 (:mod:`graphvar.engine`), with one dispersion normalisation (:mod:`.normalize`)
-and one class-prior projection (:mod:`.priors`).
+and one class-prior projection (:mod:`.priors`). The rest of GraphLearning
+1.7.5's methods (docs/methods.md) share the front-end of :mod:`.frontend`:
+:mod:`.propagation` (random walk, centred kernel, dynamic label propagation),
+:mod:`.lipschitz` (p-Laplace, AMLE), :mod:`.distance` (graph nearest
+neighbour, p-eikonal) and :mod:`.sparse_lp`; Laplace's reweightings live in
+:mod:`.reweight`, Poisson's spectral solver in :mod:`.spectral`.
 """
 
 from ..engine import random_walk_stop_times
 from .labels import LabelBatch, parse_labels
 from .methods import laplace, poisson, poisson_source, solve, vlaplace, vpoisson
+from .distance import graph_nearest_neighbor, peikonal
+from .lipschitz import amle, plaplace
 from .normalize import equalize_dispersion
+from .propagation import centered_kernel, dynamic_label_propagation, randomwalk
+from .sparse_lp import sparse_label_propagation
 from .priors import check_class_priors, class_priors_from_labels, volume_label_projection
 
 __all__ = [
@@ -26,4 +35,12 @@ __all__ = [
     "volume_label_projection",
     "class_priors_from_labels",
     "check_class_priors",
+    "randomwalk",
+    "graph_nearest_neighbor",
+    "plaplace",
+    "amle",
+    "peikonal",
+    "dynamic_label_propagation",
+    "centered_kernel",
+    "sparse_label_propagation",
 ]

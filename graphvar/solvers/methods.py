@@ -12,6 +12,7 @@ connected components without a labeled node score 0 (a warning names them).
 from __future__ import annotations
 
 import warnings
+from functools import partial
 
 import numpy as np
 import torch
@@ -22,10 +23,12 @@ from ..validation import check_bool, check_choice, check_dtype, check_finite_out
 from .exact import batched_cg
 from .labels import LabelBatch, parse_labels
 from .normalize import equalize_dispersion
+from .reweight import check_laplace_variant, laplace_variant
+from .spectral import poisson_spectral
 
 __all__ = ["laplace", "poisson", "vlaplace", "vpoisson", "solve", "poisson_source"]
 
-METHODS = ("iterative", "exact")
+METHODS = ("iterative", "exact", "spectral")
 
 #: CPU graphs with at least this many nodes are solved on their reverse Cuthill-McKee renumbering
 #: (cached on the graph): FashionMNIST 70k, 1 thread, 1.3x faster per solve single and batched
@@ -141,33 +144,65 @@ def solve(
     tol: float | None = None,
     progress: bool = False,
     return_info: bool = False,
+    reweighting: str | None = None,
+    normalization: str = "combinatorial",
+    features=None,
+    properly: dict | None = None,
+    spectral_cutoff: int = 10,
 ):
-    """Shared driver of the four public solvers; see :func:`poisson` for the parameters.
+    """Shared driver of the public Laplace and Poisson solvers; see :func:`laplace` and :func:`poisson`.
 
     ``kind`` is ``"laplace"`` (clamped labels, no source) or ``"poisson"``
     (source ``D⁻¹b``, free labeled nodes). ``info`` holds the method, the
     amplification, and either the stop times with the stopping rule's
-    convergence (iterative) or the CG iterations and residual (exact).
+    convergence (iterative), the CG iterations and residual (exact) or the
+    eigenvalues (spectral).
     """
     check_choice(kind, "kind", ("laplace", "poisson"))
     check_choice(method, "method", METHODS)
     amplification = check_float(amplification, "amplification", minimum=0.0)
-    check_bool(normalize, "normalize")
-    check_bool(progress, "progress")
-    check_bool(return_info, "return_info")
+    for flag, name in ((normalize, "normalize"), (progress, "progress"), (return_info, "return_info")):
+        check_bool(flag, name)
     min_iter = check_int(min_iter, "min_iter", minimum=0)
     max_iter = check_int(max_iter, "max_iter", minimum=max(min_iter, 1))
+    spectral_cutoff = check_int(spectral_cutoff, "spectral_cutoff", minimum=1)
     if tol is not None:
         tol = check_float(tol, "tol", minimum=0.0, strict_minimum=True)
-    if method == "exact" and amplification:
+    if method != "iterative" and amplification:
         raise ValueError(
             "the variance-enlarged system has no useful exact solve (docs/design.md §3); "
             "use method='iterative' with amplification > 0."
         )
+    if method == "spectral" and kind != "poisson":
+        raise ValueError("method='spectral' is a Poisson solver; use method='exact' or 'iterative' for Laplace.")
     g = as_graph(graph, dtype=None if dtype is None else check_dtype(dtype))
+    X, properly = check_laplace_variant(reweighting, normalization, features, g.n_nodes, properly)
     labels = parse_labels(y, g.n_nodes, n_classes, device=g.device, dtype=g.dtype)
     informed = _informed(g, labels)
     info: dict = {"method": method, "amplification": amplification}
+    core = partial(_solve_batch, kind=kind, method=method, amplification=amplification, min_iter=min_iter,
+                   max_iter=max_iter, tol=tol, progress=progress, spectral_cutoff=spectral_cutoff)
+    if kind == "laplace" and (reweighting is not None or normalization == "normalized"):
+        info.update(reweighting=reweighting, normalization=normalization)
+        scores = laplace_variant(g, labels, informed, core, info, reweighting=reweighting,
+                                 normalization=normalization, features=X, properly=properly)
+    else:
+        scores = core(g, labels, informed, info=info)
+    scores = scores * informed[:, :, None].to(scores.dtype)
+    _check_finite(scores, amplification)
+    if normalize:
+        scores = equalize_dispersion(scores, informed & ~labels.mask)
+    scores = scores if labels.batched else scores[0]
+    return (scores, info) if return_info else scores
+
+
+def _solve_batch(g: Graph, labels: LabelBatch, informed: torch.Tensor, *, info: dict, kind: str, method: str,
+                 amplification: float, min_iter: int, max_iter: int, tol, progress: bool,
+                 spectral_cutoff: int) -> torch.Tensor:
+    """Scores ``(B, n, c)`` of one batch of labeled sets on one graph (``labels.onehot``: the label values)."""
+    if method == "spectral":
+        B, _, c = labels.onehot.shape
+        return _uncolumns(poisson_spectral(g, _columns(poisson_source(labels)), spectral_cutoff, info), B, c)
     sg, perm = _layout(g)
     slabels = labels if perm is None else _permute(labels, perm)
     if method == "exact":
@@ -186,12 +221,7 @@ def solve(
         inverse[perm] = np.arange(perm.size)
         scores = scores[:, torch.from_numpy(inverse).to(scores.device)]
         info["reordered"] = "rcm"
-    scores = scores * informed[:, :, None].to(scores.dtype)
-    _check_finite(scores, amplification)
-    if normalize:
-        scores = equalize_dispersion(scores, informed & ~labels.mask)
-    scores = scores if labels.batched else scores[0]
-    return (scores, info) if return_info else scores
+    return scores
 
 
 def _warn_unconverged(rule: dict, max_iter: int) -> None:
@@ -204,7 +234,7 @@ def _warn_unconverged(rule: dict, max_iter: int) -> None:
             f"max_iter={max_iter} steps for {len(late)} labeled set(s) (largest residual {worst:.3g}); "
             "their scores are those of step max_iter. Raise max_iter, or check the graph for slowly "
             "mixing parts (info['stop_rule_residual'] has the residual per set).",
-            UserWarning, stacklevel=4)
+            UserWarning, stacklevel=5)
 
 
 def _check_finite(scores: torch.Tensor, amplification: float) -> None:
@@ -214,10 +244,15 @@ def _check_finite(scores: torch.Tensor, amplification: float) -> None:
     check_finite_output(scores, "the solver's scores", hint)
 
 
-def laplace(graph, y, *, method: str = "iterative", amplification: float = 0.0, normalize: bool = False,
-            n_classes=None, dtype=None, min_iter: int = 50, max_iter: int = 1000, tol=None,
-            progress: bool = False, return_info: bool = False):
+def laplace(graph, y, *, method: str = "iterative", reweighting: str | None = None,
+            normalization: str = "combinatorial", features=None, amplification: float = 0.0,
+            normalize: bool = False, n_classes=None, dtype=None, min_iter: int = 50, max_iter: int = 1000,
+            tol=None, progress: bool = False, return_info: bool = False, properly: dict | None = None):
     """Laplace learning (Zhu, Ghahramani, Lafferty 2003): harmonic extension of the labels.
+
+    With ``reweighting`` it is WNLL (Shi, Osher, Zhu 2017), properly weighted
+    Laplace learning (Calder, Slepčev 2019) or Poisson-reweighted Laplace
+    learning (Calder et al. 2020), as GraphLearning 1.7.5's ``laplace``.
 
     Parameters
     ----------
@@ -225,11 +260,24 @@ def laplace(graph, y, *, method: str = "iterative", amplification: float = 0.0, 
         Symmetric non-negative weights.
     y : array-like or LongTensor of shape (n,) or (B, n)
         Class ids ``0..c-1``; ``-1`` marks unlabeled nodes. A ``(B, n)`` batch
-        solves ``B`` labeled sets together in one wide product.
+        solves ``B`` labeled sets together in one wide product (one at a time
+        with a ``reweighting``, whose graph depends on the set).
     method : {"iterative", "exact"}, default="iterative"
         ``"iterative"``: ``u ← D⁻¹W u`` from ``u = y`` on Γ, 0 elsewhere,
         clamping ``u_Γ = y_Γ``, stopped by Calder's random-walk rule.
-        ``"exact"``: conjugate gradients on ``L_UU u_U = W_UΓ y_Γ``.
+        ``"exact"``: conjugate gradients on ``L_UU u_U = W_UΓ y_Γ``
+        (GraphLearning's solver).
+    reweighting : {None, "wnll", "properly", "poisson"}, default=None
+        Reweight the graph near the labeled nodes (:mod:`graphvar.solvers.reweight`):
+        ``"wnll"`` ``w'_ij = (a_i + a_j) w_ij`` with ``a = n/m`` on the labels;
+        ``"properly"`` ``w'_ij = (γ_i + γ_j) w_ij`` from the feature distance to the
+        labels (needs ``features``); ``"poisson"`` ``w'_ij = v_i v_j w_ij`` with ``v``
+        Poisson's solution for a unit source on the labels.
+    normalization : {"combinatorial", "randomwalk", "normalized"}, default="combinatorial"
+        Laplacian ``D − W``, ``I − D⁻¹W`` (the same harmonic extension) or
+        ``I − D^{-1/2}WD^{-1/2}`` (boundary values ``y_j/√d_j``, scores ``√d_i u_i``).
+    features : array-like of shape (n, d), optional
+        Node features for ``reweighting="properly"``.
     amplification : float, default=0.0
         Total variance amplification ``a`` (iterative only): ``a > 0`` is :func:`vlaplace`.
     normalize : bool, default=False
@@ -247,6 +295,8 @@ def laplace(graph, y, *, method: str = "iterative", amplification: float = 0.0, 
     return_info : bool, default=False
         Also return a dict: stop times and the stopping rule's convergence, or
         CG iterations and residual.
+    properly : dict, optional
+        ``"properly"`` parameters ``exponent`` (α, 2), ``zeta`` (ζ, 1e7) and ``radius`` (r, 0.1).
 
     Returns
     -------
@@ -255,12 +305,13 @@ def laplace(graph, y, *, method: str = "iterative", amplification: float = 0.0, 
     """
     return solve(graph, y, kind="laplace", method=method, amplification=amplification, normalize=normalize,
                  n_classes=n_classes, dtype=dtype, min_iter=min_iter, max_iter=max_iter, tol=tol,
-                 progress=progress, return_info=return_info)
+                 progress=progress, return_info=return_info, reweighting=reweighting,
+                 normalization=normalization, features=features, properly=properly)
 
 
 def poisson(graph, y, *, method: str = "iterative", amplification: float = 0.0, normalize: bool = False,
             n_classes=None, dtype=None, min_iter: int = 50, max_iter: int = 1000, tol=None,
-            progress: bool = False, return_info: bool = False):
+            progress: bool = False, return_info: bool = False, spectral_cutoff: int = 10):
     """Poisson learning (Calder, Cook, Thorpe, Slepčev, ICML 2020).
 
     Solves ``L u = b`` with ``b = Σ_{j∈Γ} (y_j − ȳ) δ_j``.
@@ -272,11 +323,14 @@ def poisson(graph, y, *, method: str = "iterative", amplification: float = 0.0, 
     y : array-like or LongTensor of shape (n,) or (B, n)
         Class ids ``0..c-1``; ``-1`` marks unlabeled nodes. A ``(B, n)`` batch
         solves ``B`` labeled sets together in one wide product.
-    method : {"iterative", "exact"}, default="iterative"
+    method : {"iterative", "exact", "spectral"}, default="iterative"
         ``"iterative"``: ``u ← D⁻¹b + D⁻¹W u`` from ``u = 0``, stopped by
         Calder's random-walk rule (better than the exact solve at low label
-        rates, docs/design.md §3). ``"exact"``: conjugate gradients on
-        ``L u = b`` with ``Σ d_i u_i = 0`` in each connected component.
+        rates, docs/design.md §3; GraphLearning's ``"gradient_descent"``).
+        ``"exact"``: conjugate gradients on ``L u = b`` with ``Σ d_i u_i = 0``
+        in each connected component (GraphLearning's ``"conjugate_gradient"``).
+        ``"spectral"``: ``L u = b`` in the span of the ``spectral_cutoff`` lowest
+        non-trivial random-walk eigenvectors (:mod:`graphvar.solvers.spectral`).
     amplification : float, default=0.0
         Total variance amplification ``a`` (iterative only): ``a > 0`` is :func:`vpoisson`.
     normalize : bool, default=False
@@ -292,8 +346,10 @@ def poisson(graph, y, *, method: str = "iterative", amplification: float = 0.0, 
     progress : bool, default=False
         Show a progress bar over the iterations.
     return_info : bool, default=False
-        Also return a dict: stop times and the stopping rule's convergence, or
-        CG iterations and residual.
+        Also return a dict: stop times and the stopping rule's convergence,
+        CG iterations and residual, or the eigenvalues used.
+    spectral_cutoff : int, default=10
+        Number of eigenvectors of ``method="spectral"``.
 
     Returns
     -------
@@ -302,7 +358,7 @@ def poisson(graph, y, *, method: str = "iterative", amplification: float = 0.0, 
     """
     return solve(graph, y, kind="poisson", method=method, amplification=amplification, normalize=normalize,
                  n_classes=n_classes, dtype=dtype, min_iter=min_iter, max_iter=max_iter, tol=tol,
-                 progress=progress, return_info=return_info)
+                 progress=progress, return_info=return_info, spectral_cutoff=spectral_cutoff)
 
 
 def vlaplace(graph, y, *, amplification: float = 1.0, normalize: bool = False, n_classes=None, dtype=None,

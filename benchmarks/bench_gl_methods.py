@@ -1,0 +1,214 @@
+"""Every GraphLearning 1.7.5 ssl method graphvar re-implements, next to GraphLearning, in one run.
+
+Same W, same labeled sets: graphvar builds the graph (digits: k-NN, k = 10,
+Gaussian weights; Cora: the citation graph's largest component, unit
+weights; FashionMNIST: k-NN of PCA-50 features, k = 10) and hands ``graph.to_scipy()`` to GraphLearning. For every labeled
+set (``--trials`` per rate, seeded by :func:`graphvar.benchmark.labeled_sets`)
+both packages solve it one set at a time, interleaved (GraphLearning first
+on even sets, graphvar first on odd ones), ``torch.set_num_threads(1)``.
+Recorded per method and rate: accuracy of each on the unlabeled nodes, the
+tie-aware prediction agreement (:func:`graphvar.benchmark.parity.agreement`),
+the fraction of tied nodes, seconds per labeled set (fit + predict) and the
+load average before and after.
+
+    python benchmarks/bench_gl_methods.py --datasets digits cora --trials 5
+
+Prints a Markdown table and writes ``benchmarks/results/bench_gl_methods.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import scipy.sparse as sp  # noqa: E402
+import torch  # noqa: E402
+
+import graphvar  # noqa: E402
+from graphvar.benchmark import labeled_sets  # noqa: E402
+from graphvar.benchmark.parity import agreement  # noqa: E402
+from graphvar.provenance import loadavg  # noqa: E402
+
+try:  # the reference package; benchmarks/report.py imports this file for markdown() without it
+    import graphlearning as gl
+except ImportError:  # pragma: no cover - depends on the environment
+    gl = None
+
+#: method -> (GraphLearning call, GraphLearning model from (W, X), graphvar call, graphvar scores from (g, y, X)).
+METHODS = {
+    "laplace": ("laplace()", lambda W, X: gl.ssl.laplace(W),
+                "laplace(method='exact')", lambda g, y, X: graphvar.laplace(g, y, method="exact")),
+    "wnll": ("laplace(reweighting='wnll')", lambda W, X: gl.ssl.laplace(W, reweighting="wnll"),
+             "laplace(method='exact', reweighting='wnll')",
+             lambda g, y, X: graphvar.laplace(g, y, method="exact", reweighting="wnll")),
+    "properly": ("laplace(reweighting='properly', X=X)", lambda W, X: gl.ssl.laplace(W, reweighting="properly", X=X),
+                 "laplace(method='exact', reweighting='properly', features=X, dtype=float64)",
+                 lambda g, y, X: graphvar.laplace(g, y, method="exact", reweighting="properly", features=X,
+                                                  dtype=torch.float64)),
+    "laplace_poisson": ("laplace(reweighting='poisson')", lambda W, X: gl.ssl.laplace(W, reweighting="poisson"),
+                        "laplace(method='exact', reweighting='poisson')",
+                        lambda g, y, X: graphvar.laplace(g, y, method="exact", reweighting="poisson")),
+    "laplace_randomwalk": ("laplace(normalization='randomwalk')",
+                           lambda W, X: gl.ssl.laplace(W, normalization="randomwalk"),
+                           "laplace(method='exact', normalization='randomwalk')",
+                           lambda g, y, X: graphvar.laplace(g, y, method="exact", normalization="randomwalk")),
+    "laplace_normalized": ("laplace(normalization='normalized')",
+                           lambda W, X: gl.ssl.laplace(W, normalization="normalized"),
+                           "laplace(method='exact', normalization='normalized')",
+                           lambda g, y, X: graphvar.laplace(g, y, method="exact", normalization="normalized")),
+    "poisson_cg": ("poisson()", lambda W, X: gl.ssl.poisson(W),
+                   "poisson(method='exact')", lambda g, y, X: graphvar.poisson(g, y, method="exact")),
+    "poisson_gd": ("poisson(solver='gradient_descent')", lambda W, X: gl.ssl.poisson(W, solver="gradient_descent"),
+                   "poisson()", lambda g, y, X: graphvar.poisson(g, y)),
+    "poisson_spectral": ("poisson(solver='spectral')", lambda W, X: gl.ssl.poisson(W, solver="spectral"),
+                         "poisson(method='spectral')", lambda g, y, X: graphvar.poisson(g, y, method="spectral")),
+    "randomwalk": ("randomwalk()", lambda W, X: gl.ssl.randomwalk(W),
+                   "randomwalk()", lambda g, y, X: graphvar.randomwalk(g, y)),
+    "graph_nearest_neighbor": ("graph_nearest_neighbor()", lambda W, X: gl.ssl.graph_nearest_neighbor(W),
+                               "graph_nearest_neighbor()", lambda g, y, X: graphvar.graph_nearest_neighbor(g, y)),
+    "plaplace": ("plaplace()", lambda W, X: gl.ssl.plaplace(W), "plaplace()", lambda g, y, X: graphvar.plaplace(g, y)),
+    "amle": ("amle()", lambda W, X: gl.ssl.amle(W), "amle()", lambda g, y, X: graphvar.amle(g, y)),
+    "peikonal": ("peikonal()", lambda W, X: gl.ssl.peikonal(W), "peikonal()", lambda g, y, X: graphvar.peikonal(g, y)),
+    "dynamic_label_propagation": ("dynamic_label_propagation()", lambda W, X: gl.ssl.dynamic_label_propagation(W),
+                                  "dynamic_label_propagation()",
+                                  lambda g, y, X: graphvar.dynamic_label_propagation(g, y)),
+    "centered_kernel": ("centered_kernel()", lambda W, X: gl.ssl.centered_kernel(W),
+                        "centered_kernel()", lambda g, y, X: graphvar.centered_kernel(g, y)),
+    "sparse_label_propagation": ("sparse_label_propagation()", lambda W, X: gl.ssl.sparse_label_propagation(W),
+                                 "sparse_label_propagation()",
+                                 lambda g, y, X: graphvar.sparse_label_propagation(g, y)),
+}
+
+
+def load(dataset: str):
+    """``(graph, scipy W, features, labels, description)``."""
+    from graphvar.benchmark.data import load_benchmark_data
+
+    if dataset == "cora":
+        d = load_benchmark_data("cora", graph="citation", largest_component=True, cache=False)
+    else:  # FashionMNIST: PCA-50 features (the VAE ones take 20-40 min to train here)
+        d = load_benchmark_data(dataset, features="pca" if dataset == "fashionmnist" else "raw", graph="knn", k=10,
+                                metric="euclidean", cache=False)
+    return d.graph, sp.csr_matrix(d.graph.to_scipy().astype(np.float64)), d.features, d.labels, d.info["graph_desc"]
+
+
+def _gl_run(make, W, X, train, y):
+    t0 = time.perf_counter()
+    model = make(W, X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(train, y[train])
+    pred = model.predict()
+    return model, pred, time.perf_counter() - t0
+
+
+def _gv_run(fn, g, X, train, y):
+    labels = np.full(y.shape[0], -1)
+    labels[train] = y[train]
+    t0 = time.perf_counter()
+    scores = fn(g, labels, X).double().numpy()
+    return scores, time.perf_counter() - t0
+
+
+def one_method(name, g, W, X, y, sets, gl_sets: int) -> dict:
+    """Both packages on every labeled set (GraphLearning on the first ``gl_sets`` only)."""
+    _, make_gl, _, run_gv = METHODS[name]
+    row = {"method": name, "acc_gl": [], "acc_gv": [], "agree": [], "ties": [], "s_gl": [], "s_gv": [],
+           "gl_sets": min(gl_sets, len(sets)), "sets": len(sets), "loadavg": loadavg()}
+    for i, train in enumerate(sets):
+        unl = np.ones(y.shape[0], dtype=bool)
+        unl[train] = False
+        run_peer = i < gl_sets
+        if run_peer and i % 2 == 0:
+            model, pred, s_gl = _gl_run(make_gl, W, X, train, y)
+        scores, s_gv = _gv_run(run_gv, g, X, train, y)
+        if run_peer and i % 2 == 1:
+            model, pred, s_gl = _gl_run(make_gl, W, X, train, y)
+        row["acc_gv"].append(100 * float(np.mean(scores.argmax(1)[unl] == y[unl])))
+        row["s_gv"].append(s_gv)
+        if run_peer:
+            theirs = model.prob if model.similarity else -model.prob
+            agree, ties = agreement(theirs, scores, unl)
+            row["acc_gl"].append(100 * float(np.mean(pred[unl] == y[unl])))
+            row["agree"].append(100 * agree)
+            row["ties"].append(100 * ties)
+            row["s_gl"].append(s_gl)
+    row["loadavg_end"] = loadavg()
+    return row
+
+
+def markdown(record: dict) -> str:
+    lines = []
+    for ds in record["datasets"]:
+        lines += [f"**{ds['dataset']}** ({ds['graph_desc']}; {ds['trials']} labeled sets per rate, same W and "
+                  "sets for both; agreement and ties in % of unlabeled nodes, tie-aware; accuracies on the sets "
+                  "both solved; s/set graphvar over all sets):", "",
+                  "| method | labels/class | agreement % (min) | ties % | accuracy GraphLearning | accuracy graphvar "
+                  "| s/set GraphLearning | s/set graphvar | GraphLearning / graphvar | load |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for r in ds["rows"]:
+            peer = f" ({r['gl_sets']} of {r['sets']} sets)" if r["gl_sets"] < r["sets"] else ""
+            s_gl, s_gv = np.mean(r["s_gl"]), np.mean(r["s_gv"])
+            acc_gv = np.mean(r["acc_gv"][:r["gl_sets"]])  # on the sets GraphLearning solved
+            lines.append(
+                f"| {r['method']} | {r['rate']} | {np.mean(r['agree']):.2f} ({np.min(r['agree']):.2f}){peer} | "
+                f"{np.mean(r['ties']):.2f} | {np.mean(r['acc_gl']):.2f} | {acc_gv:.2f} | "
+                f"{s_gl:.3g} | {s_gv:.3g} | {s_gl / s_gv:.2f} | {r['loadavg'][0]:.2f}–{r['loadavg_end'][0]:.2f} |")
+        lines.append("")
+    m = record["provenance"]["machine"] if "provenance" in record else {}
+    if m:
+        lines.append(f"{m.get('cpu_count')} CPUs, torch threads 1, {m.get('date_utc')}.")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--datasets", nargs="+", default=["digits", "cora"], choices=("digits", "cora", "fashionmnist"))
+    p.add_argument("--rates", type=int, nargs="+", default=[1, 5])
+    p.add_argument("--trials", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    p.add_argument("--peer-cap", nargs="*", default=["cora:laplace_randomwalk=1"],
+                   help="dataset:method=N runs GraphLearning on the first N sets only (its CG on the "
+                        "non-symmetric random-walk Laplacian takes ~1 min per set on Cora)")
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "bench_gl_methods.json"))
+    args = p.parse_args(argv)
+    if gl is None:
+        p.error("graphlearning is not importable: pip install graphlearning==1.7.5 (a test dependency)")
+    torch.set_num_threads(1)
+    from graphvar.benchmark.report import write_json
+    from graphvar.provenance import provenance
+
+    caps = {tuple(c.split("=")[0].split(":")): int(c.split("=")[1]) for c in args.peer_cap}
+    record = {"graphlearning": "1.7.5", "rates": args.rates, "trials": args.trials, "seed": args.seed,
+              "datasets": []}
+    for dataset in args.datasets:
+        g, W, X, y, desc = load(dataset)
+        ds = {"dataset": dataset, "graph_desc": desc, "n_nodes": int(g.n_nodes), "trials": args.trials, "rows": []}
+        for name in args.methods:
+            for rate in args.rates:
+                sets = labeled_sets(y, rate, args.trials, seed=args.seed, key=dataset)
+                row = one_method(name, g, W, X, y, sets, caps.get((dataset, name), len(sets)))
+                row["rate"] = rate
+                ds["rows"].append(row)
+                print(f"{dataset} {name} rate {rate}: agree {np.mean(row['agree']):.2f} gl {np.mean(row['s_gl']):.3g}s "
+                      f"gv {np.mean(row['s_gv']):.3g}s", flush=True)
+        record["datasets"].append(ds)
+    record["provenance"] = provenance(packages=("graphlearning",))
+    write_json(record, args.out, argv=sys.argv)
+    print(markdown(record))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    sys.exit(main())
