@@ -24,6 +24,10 @@ _LAZY = {
     "PoissonClassifier": "graphvar.estimators",
     "VLaplaceClassifier": "graphvar.estimators",
     "VPoissonClassifier": "graphvar.estimators",
+    "PoissonMBOClassifier": "graphvar.estimators",
+    "VPoissonMBOClassifier": "graphvar.estimators",
+    "poisson_mbo": "graphvar.solvers",
+    "vpoisson_mbo": "graphvar.solvers",
 }
 _SUBMODULES = ("base", "benchmark", "cli", "datasets", "engine", "estimators", "features", "graph",
                "model_selection", "nn", "provenance", "solvers", "validation", "xmc")
@@ -43,6 +47,10 @@ __all__ = [
     "PoissonClassifier",
     "VLaplaceClassifier",
     "VPoissonClassifier",
+    "poisson_mbo",
+    "vpoisson_mbo",
+    "PoissonMBOClassifier",
+    "VPoissonMBOClassifier",
     "__version__",
 ]
 

@@ -23,10 +23,14 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-__all__ = ["ScoreMethod", "LabelMethod", "SCORE_SOLVERS", "available_methods", "get_method", "parse_method"]
+__all__ = ["ScoreMethod", "LabelMethod", "SCORE_SOLVERS", "PRIOR_SOLVERS", "available_methods", "get_method", "parse_method"]
 
 #: Core solvers of :mod:`graphvar.solvers` usable as score methods.
 SCORE_SOLVERS = ("laplace", "poisson", "vlaplace", "vpoisson")
+
+#: Score methods that take the class priors themselves (volume-constrained MBO, docs/mbo.md):
+#: the runner hands them the benchmark's class priors and derives no prior/normalised variants.
+PRIOR_SOLVERS = ("poisson_mbo", "vpoisson_mbo")
 
 
 @dataclass
@@ -47,8 +51,15 @@ class ScoreMethod:
     solver: str
     options: dict[str, Any] = field(default_factory=dict)
 
-    def solve(self, graph, Y, *, normalize: bool, n_classes: int):
+    @property
+    def takes_priors(self) -> bool:
+        """Whether the solver applies the class priors itself (:data:`PRIOR_SOLVERS`)."""
+        return self.solver in PRIOR_SOLVERS
+
+    def solve(self, graph, Y, *, normalize: bool, n_classes: int, class_priors=None):
         """Run the solver on the ``(B, n)`` label matrix ``Y``.
+
+        ``class_priors`` goes to the solvers that take it (``normalize`` does not).
 
         Returns
         -------
@@ -56,7 +67,8 @@ class ScoreMethod:
         """
         solvers = importlib.import_module("graphvar.solvers")
         fn = getattr(solvers, self.solver)
-        return fn(graph, Y, normalize=normalize, n_classes=n_classes, return_info=True, **self.options)
+        extra = {"class_priors": class_priors} if self.takes_priors else {"normalize": normalize}
+        return fn(graph, Y, n_classes=n_classes, return_info=True, **extra, **self.options)
 
 
 @dataclass
@@ -113,7 +125,7 @@ def parse_method(name: str) -> tuple[str, dict[str, Any]]:
 
 def available_methods() -> list[str]:
     """Names accepted by :func:`get_method` (core solvers, then GNN methods)."""
-    return list(SCORE_SOLVERS) + sorted(_gnn_methods())
+    return list(SCORE_SOLVERS) + list(PRIOR_SOLVERS) + sorted(_gnn_methods())
 
 
 def get_method(name: str) -> ScoreMethod | LabelMethod:
@@ -122,8 +134,9 @@ def get_method(name: str) -> ScoreMethod | LabelMethod:
     Parameters
     ----------
     name : str
-        A core solver (``laplace``, ``poisson``, ``vlaplace``, ``vpoisson``,
-        optionally with ``:key=value`` options) or a GNN method registered in
+        A core solver (``laplace``, ``poisson``, ``vlaplace``, ``vpoisson``),
+        an MBO solver (``poisson_mbo``, ``vpoisson_mbo``), optionally with
+        ``:key=value`` options, or a GNN method registered in
         ``graphvar.benchmark.gnn_methods.METHODS``.
 
     Returns
@@ -131,7 +144,7 @@ def get_method(name: str) -> ScoreMethod | LabelMethod:
     ScoreMethod or LabelMethod
     """
     base, options = parse_method(name)
-    if base in SCORE_SOLVERS:
+    if base in SCORE_SOLVERS or base in PRIOR_SOLVERS:
         return ScoreMethod(name=name.strip(), solver=base, options=options)
     gnn = _gnn_methods()
     if base in gnn:

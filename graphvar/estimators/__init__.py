@@ -12,6 +12,7 @@ family of solvers has its module of small subclasses.
 
 from ._base import GraphSSLClassifier, scores_to_proba
 from .core import LaplaceClassifier, PoissonClassifier, VLaplaceClassifier, VPoissonClassifier
+from .mbo import PoissonMBOClassifier, VPoissonMBOClassifier
 
 __all__ = [
     "GraphSSLClassifier",
@@ -20,4 +21,6 @@ __all__ = [
     "PoissonClassifier",
     "VLaplaceClassifier",
     "VPoissonClassifier",
+    "PoissonMBOClassifier",
+    "VPoissonMBOClassifier",
 ]

@@ -3,7 +3,8 @@
 ``laplace``, ``poisson``, ``vlaplace`` and ``vpoisson`` return class scores;
 they are front-ends of the engine's one step kernel and stopping rule
 (:mod:`graphvar.engine`), with one dispersion normalisation (:mod:`.normalize`)
-and one class-prior projection (:mod:`.priors`).
+and one class-prior projection (:mod:`.priors`, :mod:`.volume`); the MBO
+family (:mod:`.mbo`) runs on the same kernel.
 """
 
 from ..engine import random_walk_stop_times
@@ -11,6 +12,8 @@ from .labels import LabelBatch, parse_labels
 from .methods import laplace, poisson, poisson_source, solve, vlaplace, vpoisson
 from .normalize import equalize_dispersion
 from .priors import check_class_priors, class_priors_from_labels, volume_label_projection
+from .mbo import poisson_mbo, vpoisson_mbo
+from .volume import volume_projection
 
 __all__ = [
     "laplace",
@@ -26,4 +29,7 @@ __all__ = [
     "volume_label_projection",
     "class_priors_from_labels",
     "check_class_priors",
+    "volume_projection",
+    "poisson_mbo",
+    "vpoisson_mbo",
 ]

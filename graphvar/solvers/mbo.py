@@ -32,7 +32,10 @@ from .priors import check_class_priors, check_priors_cover_labels, class_priors_
 from .volume import METHODS as PROJECTIONS
 from .volume import volume_projection
 
-__all__ = ["HeatOperator", "poisson_mbo", "vpoisson_mbo", "resolve_class_priors"]
+__all__ = ["HeatOperator", "poisson_mbo", "vpoisson_mbo", "resolve_class_priors", "VPOISSON_MBO_AMPLIFICATION"]
+
+#: Default total amplification of V-PoissonMBO (the rule and its measurements: docs/mbo.md §3).
+VPOISSON_MBO_AMPLIFICATION = 1.0
 
 
 class HeatOperator(Operator):
@@ -218,7 +221,7 @@ def poisson_mbo(graph, y, *, class_priors=None, n_outer: int = 20, n_inner: int 
     return scores, info
 
 
-def vpoisson_mbo(graph, y, *, class_priors=None, amplification: float = 1.0, n_outer: int = 20,
+def vpoisson_mbo(graph, y, *, class_priors=None, amplification: float = VPOISSON_MBO_AMPLIFICATION, n_outer: int = 20,
                  n_inner: int = 40, mu: float = 1.0, init: str = "exact", projection: str = "exact",
                  n_classes=None, dtype=None, progress: bool = False, return_info: bool = False):
     """V-PoissonMBO: PoissonMBO with the variance-enlarging step in its heat iterations (docs/mbo.md §3).

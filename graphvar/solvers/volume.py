@@ -88,11 +88,11 @@ def _excess(labels: torch.Tensor, m: torch.Tensor) -> int:
     return int((counts - m).clamp_min(0).sum())
 
 
-def _balance(C: torch.Tensor, m: torch.Tensor, max_passes: int) -> tuple[torch.Tensor, int]:
-    """Price balancing passes (step 1); returns the prices and the number of passes."""
+def _balance(C: torch.Tensor, m: torch.Tensor, q: torch.Tensor, max_passes: int) -> tuple[torch.Tensor, int]:
+    """Price balancing passes (step 1) from prices ``q``; returns the prices and the number of passes."""
     c = C.shape[1]
-    q = torch.zeros(c, dtype=C.dtype, device=C.device)
-    excess = _excess(torch.argmax(C, dim=1), m)
+    q = q.clone()
+    excess = _excess(torch.argmax(C - q, dim=1), m)
     passes = 0
     while excess and passes < max_passes:
         for k in range(c):
@@ -146,11 +146,11 @@ def _augment(C: torch.Tensor, q: torch.Tensor, labels: torch.Tensor, counts: np.
     q -= torch.from_numpy(np.minimum(dist, dist[t])).to(q)
 
 
-def _exact_one(s: torch.Tensor, m: np.ndarray, max_iter: int) -> tuple[torch.Tensor, torch.Tensor, dict]:
-    """Optimal labels with class sizes ``m`` for normalised scores ``s`` (n, c); prices and info."""
+def _exact_one(s: torch.Tensor, m: np.ndarray, q0: torch.Tensor, max_iter: int) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """Optimal labels with class sizes ``m`` for normalised scores ``s`` (n, c) from prices ``q0``."""
     C = torch.log(s.clamp_min(torch.finfo(torch.float64).tiny))
     m_t = torch.as_tensor(m, device=C.device)
-    q, passes = _balance(C, m_t, max_passes=max_iter)
+    q, passes = _balance(C, m_t, q0, max_passes=max_iter)
     labels = torch.argmax(C - q, dim=1)
     counts = torch.bincount(labels, minlength=m.size).cpu().numpy()
     steps = 0
@@ -240,8 +240,9 @@ def volume_projection(scores, class_priors, *, method: str = "exact", tol: float
     dt : float, default=0.1
         Step of ``"gl"``'s weight update.
     weights : array-like of shape (c,) or (B, c), optional
-        Initial class weights of ``"gl"`` (default ones): GraphLearning's
-        PoissonMBO carries them from one projection to the next.
+        Initial class weights (default ones): GraphLearning's PoissonMBO
+        carries them from one projection to the next; ``"exact"`` starts its
+        prices at ``−log weights`` (a warm start: same result, fewer passes).
     return_weights : bool, default=False
         Also return the class weights ``(c,)`` or ``(B, c)`` (float64, first
         weight 1): ``argmax_k s_ik w_k`` reproduces the labels up to ties.
@@ -276,14 +277,16 @@ def volume_projection(scores, class_priors, *, method: str = "exact", tol: float
     B, n, c = S.shape
     p = check_class_priors(class_priors, c)
     priors = torch.as_tensor(p, dtype=torch.float64, device=S.device)
+    w = torch.ones(B, c, dtype=torch.float64, device=S.device) if weights is None else (
+        torch.as_tensor(np.asarray(weights, dtype=np.float64), device=S.device).reshape(-1, c).expand(B, c).clone())
     if method == "gl":
-        w = torch.ones(B, c, dtype=torch.float64, device=S.device) if weights is None else (
-            torch.as_tensor(np.asarray(weights, dtype=np.float64), device=S.device).reshape(-1, c).expand(B, c).clone())
         labels, n_iter, _ = _gl_loop(S, priors, w, dt, tol, max_iter)
         n_iter, extra, target = n_iter.tolist(), {}, None
     else:
         m = class_counts(p, n)
-        solved = [_exact_one(S[b], m, max_iter) for b in range(B)]
+        if bool((w <= 0).any()):
+            raise ValueError("initial weights of the exact projection must be positive (they are exp(-prices)).")
+        solved = [_exact_one(S[b], m, -torch.log(w[b]), max_iter) for b in range(B)]
         labels = torch.stack([x[0] for x in solved])
         w = torch.exp(-torch.stack([x[1] for x in solved]))
         w = w / w[:, :1]
