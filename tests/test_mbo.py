@@ -89,11 +89,11 @@ def test_batched_equals_single_and_info(digits):
     priors = np.bincount(y) / y.size
     sets = labeled_sets(y, 1, 2, seed=1, key="digits")
     Y = np.stack([_labels(y, s) for s in sets])
-    batched, info = vpoisson_mbo(g, Y, class_priors=priors, n_outer=3, return_info=True)
-    assert batched.shape == (2, y.size, 10) and info["amplification"] == 1.0
+    batched, info = vpoisson_mbo(g, Y, class_priors=priors, amplification=0.5, n_outer=3, return_info=True)
+    assert batched.shape == (2, y.size, 10) and info["amplification"] == 0.5 and info["balanced_start"]
     assert len(info["projections"]) == 3 and all(info["projections"][-1]["converged"])
     for b in range(2):
-        single = vpoisson_mbo(g, Y[b], class_priors=priors, n_outer=3)
+        single = vpoisson_mbo(g, Y[b], class_priors=priors, amplification=0.5, n_outer=3)
         np.testing.assert_array_equal(single.argmax(-1).numpy(), batched[b].argmax(-1).numpy())
     counts = np.bincount(batched[0].argmax(-1).numpy(), minlength=10)
     np.testing.assert_array_equal(counts, np.bincount(y))  # exact projection: the priors' class sizes
@@ -108,6 +108,8 @@ def test_bad_class_priors(digits):
         poisson_mbo(g, Y, class_priors=[-0.1] + [0.1] * 9)
     with pytest.raises(ValueError, match="zero for class"):
         poisson_mbo(g, Y, class_priors=[0.0] + [0.1] * 9)
+    with pytest.raises(ValueError, match="needs init='iterative'"):
+        poisson_mbo(g, Y, class_priors=np.bincount(y), amplification=1.0)
     with pytest.warns(UserWarning, match="class_priors not given"):
         scores = poisson_mbo(g, Y, n_outer=1)
     assert scores.shape == (y.size, 10)

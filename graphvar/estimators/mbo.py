@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..solvers.mbo import VPOISSON_MBO_AMPLIFICATION, poisson_mbo
+from ..solvers.mbo import VPOISSON_MBO_AMPLIFICATION, poisson_mbo, vpoisson_mbo
 from ._base import GraphSSLClassifier
 
 __all__ = ["PoissonMBOClassifier", "VPoissonMBOClassifier"]
@@ -13,8 +13,7 @@ __all__ = ["PoissonMBOClassifier", "VPoissonMBOClassifier"]
 class PoissonMBOClassifier(GraphSSLClassifier):
     """PoissonMBO classifier (Calder, Cook, Thorpe, Slepčev, ICML 2020): Poisson, then volume-constrained MBO.
 
-    Solver: :func:`graphvar.poisson_mbo` (``amplification > 0`` gives
-    V-PoissonMBO). The class priors are part of the method: ``class_priors``
+    Solver: :func:`graphvar.poisson_mbo`. The class priors are part of the method: ``class_priors``
     (in ``classes_`` order) are the class fractions the predictions keep;
     ``None`` or ``"labeled"`` estimates them from the labeled samples (``None``
     with a warning). ``method``, ``normalize``, ``min_iter`` and ``max_iter``
@@ -63,11 +62,12 @@ class PoissonMBOClassifier(GraphSSLClassifier):
 
 
 class VPoissonMBOClassifier(PoissonMBOClassifier):
-    """V-PoissonMBO classifier: PoissonMBO with the variance-enlarging heat step (docs/mbo.md §3).
+    """V-PoissonMBO classifier: PoissonMBO started from balanced V-Poisson (docs/mbo.md §3).
 
     Solver: :func:`graphvar.vpoisson_mbo`; default amplification that of
     :func:`graphvar.vpoisson_mbo`. Parameters and attributes: see
     :class:`PoissonMBOClassifier`.
     """
 
+    _solver = staticmethod(vpoisson_mbo)
     _default_amplification = VPOISSON_MBO_AMPLIFICATION

@@ -9,9 +9,9 @@ started from the one-hot current labels, with the class-prior (volume)
 projection of :mod:`graphvar.solvers.volume` that turns ``u`` back into
 labels. ``I − dt L`` is the transition matrix of the lazy graph
 ``dt W + diag(1 − dt d)`` (all degrees 1), so the heat steps are the engine's
-step kernel (:func:`graphvar.engine.iterate`) on :class:`HeatOperator`; the
-variance step of V-PoissonMBO is the engine's ``amplification`` there
-(``α = a / n_inner``, ``Ū`` the plain mean, the lazy walk's stationary one).
+step kernel (:func:`graphvar.engine.iterate`) on :class:`HeatOperator`.
+V-PoissonMBO starts the iterations from the class-prior projection of
+V-Poisson (the engine's variance step in the stopped Poisson iteration).
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def _gl_start(graph, labels) -> torch.Tensor:
     Jacobi-preconditioned CG on ``L u = b`` has the iterates of CG on
     ``D^{-1/2} L D^{-1/2} v = D^{-1/2} b`` (``u = D^{-1/2} v``), GraphLearning's
     solve; its test is ``‖D^{-1/2} r‖_F <= 1e-3`` over all classes of a set,
-    here over every set of the batch. Returns the argmax labels (B, n).
+    here over every set of the batch. Returns the scores (B, n, c).
     """
     B, n, c = labels.onehot.shape
     b = _columns(poisson_source(labels))
@@ -103,7 +103,7 @@ def _gl_start(graph, labels) -> torch.Tensor:
         return bool((per_set <= 1e-3).all())
 
     U = batched_cg(graph.laplacian, b, graph.inv_degrees, check_every=1, stop=stop)
-    return _uncolumns(U, B, c).argmax(-1)
+    return _uncolumns(U, B, c)
 
 
 def _onehot_columns(labels: torch.Tensor, c: int, dtype) -> torch.Tensor:
@@ -111,7 +111,7 @@ def _onehot_columns(labels: torch.Tensor, c: int, dtype) -> torch.Tensor:
     return _columns(torch.nn.functional.one_hot(labels, c).to(dtype))
 
 
-def _mbo_loop(graph, labels, start, priors, *, n_outer, n_inner, mu, amplification, projection, progress):
+def _mbo_loop(graph, labels, start, priors, *, n_outer, n_inner, mu, projection, progress):
     """The MBO iterations from the start labels (B, n); returns the final labels and the projection infos."""
     B, n = start.shape
     c = labels.n_classes
@@ -121,7 +121,7 @@ def _mbo_loop(graph, labels, start, priors, *, n_outer, n_inner, mu, amplificati
     weights, infos, current = None, [], start
     for _ in range(n_outer):
         U = iterate(heat, _onehot_columns(current, c, graph.dtype), n_inner, width=c, source=source,
-                    amplification=amplification, progress=progress, desc="heat")
+                    progress=progress, desc="heat")
         with warnings.catch_warnings(record=True) as caught:  # only the last projection's warning matters
             warnings.simplefilter("always")
             current, weights, info = volume_projection(_uncolumns(U, B, c), priors, method=projection,
@@ -139,13 +139,32 @@ def _mbo_loop(graph, labels, start, priors, *, n_outer, n_inner, mu, amplificati
     return current, weights, infos
 
 
+def _start(g, labels, priors, *, init, amplification, balanced, projection):
+    """The start labels (B, n): argmax (or, ``balanced``, the class-prior projection) of a Poisson solve."""
+    if init == "gl":
+        scores, info = _gl_start(g, labels), {"method": "gl"}
+    else:
+        y = labels.labels if labels.batched else labels.labels[0]
+        scores, info = poisson(g, y, method=init, amplification=amplification, n_classes=labels.n_classes,
+                               return_info=True)
+        scores = scores.reshape(-1, g.n_nodes, labels.n_classes)
+    if balanced:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the MBO projections report; the start is only a start
+            return volume_projection(scores, priors, method=projection), info
+    return scores.argmax(-1), info
+
+
 def poisson_mbo(graph, y, *, class_priors=None, n_outer: int = 20, n_inner: int = 40, mu: float = 1.0,
-                amplification: float = 0.0, init: str = "exact", projection: str = "exact", n_classes=None,
-                dtype=None, progress: bool = False, return_info: bool = False):
+                init: str = "exact", amplification: float = 0.0, balanced_start: bool = False,
+                projection: str = "exact", n_classes=None, dtype=None, progress: bool = False,
+                return_info: bool = False):
     """PoissonMBO (Calder, Cook, Thorpe, Slepčev, ICML 2020): Poisson learning, then volume-constrained MBO.
 
     GraphLearning 1.7.5's ``ssl.poisson_mbo`` with its defaults (``T=20``,
-    ``Ns=40``, ``mu=1``); the module docstring has the iteration.
+    ``Ns=40``, ``mu=1``); the module docstring has the iteration. With
+    ``init="gl", projection="gl"`` it is GraphLearning's algorithm step for
+    step (parity tests: identical labels on digits and Cora).
 
     Parameters
     ----------
@@ -162,15 +181,17 @@ def poisson_mbo(graph, y, *, class_priors=None, n_outer: int = 20, n_inner: int 
         MBO iterations (GraphLearning's ``T``) and heat steps per iteration (``Ns``).
     mu : float, default=1.0
         Weight of the Poisson source in the heat steps (fidelity, GraphLearning's ``mu``).
-    amplification : float, default=0.0
-        Total variance amplification per MBO iteration: the heat steps become
-        ``u ← (I − dt L) u + μ dt b + (a / n_inner)(u − ū)``. ``a > 0`` is
-        :func:`vpoisson_mbo`.
     init : {"exact", "gl", "iterative"}, default="exact"
         The starting Poisson solve: conjugate gradients to ``graphvar.poisson``'s
         tolerance, GraphLearning's conjugate gradients (stopped at a residual
         of 1e-3 on the normalised system, for parity), or Calder's stopped
-        iteration (:func:`graphvar.poisson`).
+        iteration (:func:`graphvar.poisson`, the only one with ``amplification``).
+    amplification : float, default=0.0
+        Total variance amplification of the starting Poisson iteration
+        (``init="iterative"``): the start is V-Poisson (:func:`graphvar.vpoisson`).
+    balanced_start : bool, default=False
+        Start from the class-prior projection of the Poisson scores instead of
+        their argmax (GraphLearning: argmax).
     projection : {"exact", "gl"}, default="exact"
         The class-prior projection (:func:`graphvar.solvers.volume.volume_projection`);
         ``"gl"`` is GraphLearning's weight loop, weights carried from one MBO
@@ -183,8 +204,8 @@ def poisson_mbo(graph, y, *, class_priors=None, n_outer: int = 20, n_inner: int 
     progress : bool, default=False
         Progress bars over the heat steps.
     return_info : bool, default=False
-        Also return a dict: the priors used, the class weights and each
-        projection's info (``projections``), and the start solve's info.
+        Also return a dict: the priors used, the class weights, each
+        projection's info (``projections``) and the start solve's info.
 
     Returns
     -------
@@ -195,41 +216,44 @@ def poisson_mbo(graph, y, *, class_priors=None, n_outer: int = 20, n_inner: int 
     n_inner = check_int(n_inner, "n_inner", minimum=1)
     mu = check_float(mu, "mu", minimum=0.0)
     amplification = check_float(amplification, "amplification", minimum=0.0)
-    check_choice(init, "init", ("gl", "exact", "iterative"))
+    check_choice(init, "init", ("exact", "gl", "iterative"))
+    if amplification and init != "iterative":
+        raise ValueError(f"amplification={amplification:g} needs init='iterative' (the variance step is part of "
+                         f"the stopped Poisson iteration), got init={init!r}.")
     check_choice(projection, "projection", PROJECTIONS)
-    check_bool(progress, "progress")
-    check_bool(return_info, "return_info")
+    for flag, name in ((balanced_start, "balanced_start"), (progress, "progress"), (return_info, "return_info")):
+        check_bool(flag, name)
     g = as_graph(graph, dtype=None if dtype is None else check_dtype(dtype))
     labels = parse_labels(y, g.n_nodes, n_classes, device=g.device, dtype=g.dtype)
     c = labels.n_classes
     priors = resolve_class_priors(class_priors, labels.labels, c)
-    if init == "gl":
-        start, info0 = _gl_start(g, labels), {"method": "gl"}
-    else:
-        scores0, info0 = poisson(g, labels.labels if labels.batched else labels.labels[0], method=init,
-                                 n_classes=c, return_info=True)
-        start = scores0.reshape(-1, g.n_nodes, c).argmax(-1)
+    start, info0 = _start(g, labels, priors, init=init, amplification=amplification, balanced=balanced_start,
+                          projection=projection)
     final, weights, infos = _mbo_loop(g, labels, start, priors, n_outer=n_outer, n_inner=n_inner, mu=mu,
-                                      amplification=amplification, projection=projection, progress=progress)
+                                      projection=projection, progress=progress)
     scores = torch.nn.functional.one_hot(final, c).to(g.dtype)
     scores = scores if labels.batched else scores[0]
     if not return_info:
         return scores
-    info = {"method": "poisson_mbo", "class_priors": priors.tolist(), "amplification": amplification,
-            "init": init, "init_info": info0, "projection": projection,
+    info = {"method": "poisson_mbo", "class_priors": priors.tolist(), "init": init, "amplification": amplification,
+            "balanced_start": balanced_start, "init_info": info0, "projection": projection,
             "class_weights": weights.tolist() if labels.batched else weights[0].tolist(), "projections": infos}
     return scores, info
 
 
-def vpoisson_mbo(graph, y, *, class_priors=None, amplification: float = VPOISSON_MBO_AMPLIFICATION, n_outer: int = 20,
-                 n_inner: int = 40, mu: float = 1.0, init: str = "exact", projection: str = "exact",
+def vpoisson_mbo(graph, y, *, class_priors=None, amplification: float = VPOISSON_MBO_AMPLIFICATION,
+                 n_outer: int = 20, n_inner: int = 40, mu: float = 1.0, projection: str = "exact",
                  n_classes=None, dtype=None, progress: bool = False, return_info: bool = False):
-    """V-PoissonMBO: PoissonMBO with the variance-enlarging step in its heat iterations (docs/mbo.md §3).
+    """V-PoissonMBO: PoissonMBO started from balanced V-Poisson (docs/mbo.md §3).
 
-    ``u ← (I − dt L) u + μ dt b + (a / n_inner)(u − ū)``, ``ū`` the plain
-    mean; the default ``amplification`` is chosen by the rule of docs/mbo.md
-    §3. Parameters, returns: :func:`poisson_mbo`.
+    The start is the class-prior projection of V-Poisson's scores (Calder's
+    stopped iteration with the variance step, total amplification
+    ``amplification``, :func:`graphvar.vpoisson`), not the argmax of the
+    exact Poisson solution; the MBO iterations are PoissonMBO's. The default
+    amplification is chosen by the rule of docs/mbo.md §3;
+    ``amplification=0`` isolates the balanced start. Parameters, returns:
+    :func:`poisson_mbo` (``init="iterative"``, ``balanced_start=True``).
     """
     return poisson_mbo(graph, y, class_priors=class_priors, n_outer=n_outer, n_inner=n_inner, mu=mu,
-                       amplification=amplification, init=init, projection=projection, n_classes=n_classes,
-                       dtype=dtype, progress=progress, return_info=return_info)
+                       init="iterative", amplification=amplification, balanced_start=True, projection=projection,
+                       n_classes=n_classes, dtype=dtype, progress=progress, return_info=return_info)
