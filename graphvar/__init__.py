@@ -28,6 +28,10 @@ _LAZY = {
     "VPoissonMBOClassifier": "graphvar.estimators",
     "poisson_mbo": "graphvar.solvers",
     "vpoisson_mbo": "graphvar.solvers",
+    "multiclass_mbo": "graphvar.solvers",
+    "modularity_mbo": "graphvar.solvers",
+    "MulticlassMBOClassifier": "graphvar.estimators",
+    "ModularityMBOClassifier": "graphvar.estimators",
 }
 _SUBMODULES = ("base", "benchmark", "cli", "datasets", "engine", "estimators", "features", "graph",
                "model_selection", "nn", "provenance", "solvers", "validation", "xmc")
@@ -51,6 +55,10 @@ __all__ = [
     "vpoisson_mbo",
     "PoissonMBOClassifier",
     "VPoissonMBOClassifier",
+    "multiclass_mbo",
+    "modularity_mbo",
+    "MulticlassMBOClassifier",
+    "ModularityMBOClassifier",
     "__version__",
 ]
 

@@ -23,7 +23,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-__all__ = ["ScoreMethod", "LabelMethod", "SCORE_SOLVERS", "PRIOR_SOLVERS", "available_methods", "get_method", "parse_method"]
+__all__ = ["ScoreMethod", "LabelMethod", "SCORE_SOLVERS", "PRIOR_SOLVERS", "PLAIN_SOLVERS", "available_methods", "get_method", "parse_method"]
 
 #: Core solvers of :mod:`graphvar.solvers` usable as score methods.
 SCORE_SOLVERS = ("laplace", "poisson", "vlaplace", "vpoisson")
@@ -31,6 +31,9 @@ SCORE_SOLVERS = ("laplace", "poisson", "vlaplace", "vpoisson")
 #: Score methods that take the class priors themselves (volume-constrained MBO, docs/mbo.md):
 #: the runner hands them the benchmark's class priors and derives no prior/normalised variants.
 PRIOR_SOLVERS = ("poisson_mbo", "vpoisson_mbo")
+
+#: Score methods with neither priors nor normalisation (spectral MBO, one-hot labels): one variant each.
+PLAIN_SOLVERS = ("multiclass_mbo", "modularity_mbo")
 
 
 @dataclass
@@ -53,8 +56,8 @@ class ScoreMethod:
 
     @property
     def takes_priors(self) -> bool:
-        """Whether the solver applies the class priors itself (:data:`PRIOR_SOLVERS`)."""
-        return self.solver in PRIOR_SOLVERS
+        """Whether the runner derives no prior/normalised variants (:data:`PRIOR_SOLVERS`, :data:`PLAIN_SOLVERS`)."""
+        return self.solver in PRIOR_SOLVERS or self.solver in PLAIN_SOLVERS
 
     def solve(self, graph, Y, *, normalize: bool, n_classes: int, class_priors=None):
         """Run the solver on the ``(B, n)`` label matrix ``Y``.
@@ -67,7 +70,8 @@ class ScoreMethod:
         """
         solvers = importlib.import_module("graphvar.solvers")
         fn = getattr(solvers, self.solver)
-        extra = {"class_priors": class_priors} if self.takes_priors else {"normalize": normalize}
+        extra = ({"class_priors": class_priors} if self.solver in PRIOR_SOLVERS else
+                 {} if self.solver in PLAIN_SOLVERS else {"normalize": normalize})
         return fn(graph, Y, n_classes=n_classes, return_info=True, **extra, **self.options)
 
 
@@ -125,7 +129,7 @@ def parse_method(name: str) -> tuple[str, dict[str, Any]]:
 
 def available_methods() -> list[str]:
     """Names accepted by :func:`get_method` (core solvers, then GNN methods)."""
-    return list(SCORE_SOLVERS) + list(PRIOR_SOLVERS) + sorted(_gnn_methods())
+    return list(SCORE_SOLVERS) + list(PRIOR_SOLVERS) + list(PLAIN_SOLVERS) + sorted(_gnn_methods())
 
 
 def get_method(name: str) -> ScoreMethod | LabelMethod:
@@ -135,7 +139,8 @@ def get_method(name: str) -> ScoreMethod | LabelMethod:
     ----------
     name : str
         A core solver (``laplace``, ``poisson``, ``vlaplace``, ``vpoisson``),
-        an MBO solver (``poisson_mbo``, ``vpoisson_mbo``), optionally with
+        an MBO solver (``poisson_mbo``, ``vpoisson_mbo``, ``multiclass_mbo``,
+        ``modularity_mbo``), optionally with
         ``:key=value`` options, or a GNN method registered in
         ``graphvar.benchmark.gnn_methods.METHODS``.
 
@@ -144,7 +149,7 @@ def get_method(name: str) -> ScoreMethod | LabelMethod:
     ScoreMethod or LabelMethod
     """
     base, options = parse_method(name)
-    if base in SCORE_SOLVERS or base in PRIOR_SOLVERS:
+    if base in SCORE_SOLVERS or base in PRIOR_SOLVERS or base in PLAIN_SOLVERS:
         return ScoreMethod(name=name.strip(), solver=base, options=options)
     gnn = _gnn_methods()
     if base in gnn:

@@ -12,7 +12,7 @@ family of solvers has its module of small subclasses.
 
 from ._base import GraphSSLClassifier, scores_to_proba
 from .core import LaplaceClassifier, PoissonClassifier, VLaplaceClassifier, VPoissonClassifier
-from .mbo import PoissonMBOClassifier, VPoissonMBOClassifier
+from .mbo import ModularityMBOClassifier, MulticlassMBOClassifier, PoissonMBOClassifier, VPoissonMBOClassifier
 
 __all__ = [
     "GraphSSLClassifier",
@@ -23,4 +23,6 @@ __all__ = [
     "VPoissonClassifier",
     "PoissonMBOClassifier",
     "VPoissonMBOClassifier",
+    "MulticlassMBOClassifier",
+    "ModularityMBOClassifier",
 ]

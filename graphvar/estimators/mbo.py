@@ -1,13 +1,14 @@
-"""The classifiers of the MBO family: PoissonMBO and V-PoissonMBO (docs/mbo.md)."""
+"""The classifiers of the MBO family: PoissonMBO, V-PoissonMBO, multiclass and modularity MBO (docs/mbo.md)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ..solvers.mbo import VPOISSON_MBO_AMPLIFICATION, poisson_mbo, vpoisson_mbo
+from ..solvers.mbo_spectral import modularity_mbo, multiclass_mbo
 from ._base import GraphSSLClassifier
 
-__all__ = ["PoissonMBOClassifier", "VPoissonMBOClassifier"]
+__all__ = ["PoissonMBOClassifier", "VPoissonMBOClassifier", "MulticlassMBOClassifier", "ModularityMBOClassifier"]
 
 
 class PoissonMBOClassifier(GraphSSLClassifier):
@@ -71,3 +72,38 @@ class VPoissonMBOClassifier(PoissonMBOClassifier):
 
     _solver = staticmethod(vpoisson_mbo)
     _default_amplification = VPOISSON_MBO_AMPLIFICATION
+
+
+class _SpectralMBOClassifier(GraphSSLClassifier):
+    """Base of the spectral MBO classifiers: options in ``solver_params``, no class priors."""
+
+    def _solver_kwargs(self) -> dict:
+        return dict(self.solver_params or {})
+
+    def _balance(self, S: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        raise ValueError(f"{type(self).__name__} does not use class_priors (its thresholding has no volume "
+                         "constraint); leave class_priors=None, or use PoissonMBOClassifier.")
+
+
+class MulticlassMBOClassifier(_SpectralMBOClassifier):
+    """Multiclass MBO classifier (Garcia-Cardona et al., IEEE TPAMI 2014).
+
+    Solver: :func:`graphvar.multiclass_mbo`; its options (``n_outer``,
+    ``n_inner``, ``dt``, ``mu``, ``n_eig``, ``random_state``) go in
+    ``solver_params``. ``method``, ``amplification``, ``normalize``,
+    ``min_iter``, ``max_iter`` and ``class_priors`` do not apply. Other
+    parameters and attributes: see :class:`GraphSSLClassifier`.
+    """
+
+    _solver = staticmethod(multiclass_mbo)
+
+
+class ModularityMBOClassifier(_SpectralMBOClassifier):
+    """Modularity MBO classifier (Boyd, Bae, Tai, Bertozzi, SIAM J. Appl. Math. 2018).
+
+    Solver: :func:`graphvar.modularity_mbo`; its options (``gamma``,
+    ``epsilon``, ``lamb``, ``n_outer``, ``n_inner``) go in ``solver_params``.
+    Parameters and attributes otherwise as :class:`MulticlassMBOClassifier`.
+    """
+
+    _solver = staticmethod(modularity_mbo)

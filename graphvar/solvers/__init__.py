@@ -13,6 +13,7 @@ from .methods import laplace, poisson, poisson_source, solve, vlaplace, vpoisson
 from .normalize import equalize_dispersion
 from .priors import check_class_priors, class_priors_from_labels, volume_label_projection
 from .mbo import poisson_mbo, vpoisson_mbo
+from .mbo_spectral import modularity_mbo, multiclass_mbo
 from .volume import volume_projection
 
 __all__ = [
@@ -32,4 +33,6 @@ __all__ = [
     "volume_projection",
     "poisson_mbo",
     "vpoisson_mbo",
+    "multiclass_mbo",
+    "modularity_mbo",
 ]
