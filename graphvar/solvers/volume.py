@@ -17,8 +17,9 @@ and piecewise linear in the ``c`` prices. ``method="exact"`` solves it:
 1. **price balancing** (Gauss-Seidel on the dual): for each class in turn,
    set ``q_k`` to the threshold that gives class ``k`` exactly ``m_k`` nodes
    (two order statistics of ``log s_ik − max_{j≠k}(log s_ij − q_j)``),
-   repeated while the total excess ``Σ_k max(0, |class k| − m_k)`` keeps
-   shrinking. Every node stays at its best class under the current prices.
+   repeated while a pass removes at least ``c`` units of the total excess
+   ``Σ_k max(0, |class k| − m_k)`` (a pass costs about ``c`` single-node
+   moves of step 2). Every node stays at its best class under the current prices.
 2. **successive shortest paths**: the remaining excess is moved one node at a
    time along the cheapest chain of class changes (Dijkstra on the ``c``
    classes, edge ``a → b`` = the cheapest node of ``a`` to move to ``b`` in
@@ -43,8 +44,6 @@ __all__ = ["volume_projection", "class_counts", "METHODS"]
 
 METHODS = ("exact", "gl")
 
-#: Price-balancing passes stop once a pass removes less than this share of the remaining excess.
-_MIN_PROGRESS = 0.1
 
 
 def class_counts(priors: np.ndarray, n: int) -> np.ndarray:
@@ -99,10 +98,9 @@ def _balance(C: torch.Tensor, m: torch.Tensor, q: torch.Tensor, max_passes: int)
             _balance_class(C, q, k, int(m[k]))
         passes += 1
         new = _excess(torch.argmax(C - q, dim=1), m)
-        if new > (1.0 - _MIN_PROGRESS) * excess:
-            excess = new
+        removed, excess = excess - new, new
+        if removed < c:  # a pass costs about as much as c single-node moves: hand over to the moves
             break
-        excess = new
     return q, passes
 
 
