@@ -83,8 +83,10 @@ def run(graph, y, dataset, rates, trials, amplifications, desc, checkpoint=None)
     cells = {(m, r): {"method": m, "rate": r, "accuracy": [], "seconds": [], "loadavg": []} for m in methods
              for r in rates}
     gl_error = {r: [] for r in rates}
-    for rate in rates:
-        for t, s in enumerate(labeled_sets(y, rate, trials, seed=0, key=dataset)):
+    sets = {rate: labeled_sets(y, rate, trials, seed=0, key=dataset) for rate in rates}
+    for t in range(trials):  # trial-major: a run cut short still covers every rate
+        for rate in rates:
+            s = sets[rate][t]
             Y = np.full(y.size, -1)
             Y[s] = y[s]
             mask = evaluation_mask(y.size, s)

@@ -118,3 +118,15 @@ def test_bad_class_priors(digits):
         warnings.simplefilter("error")
         normalised = poisson_mbo(g, Y, class_priors=np.bincount(y) / y.size, n_outer=1)
     torch.testing.assert_close(unnormalised, normalised)
+
+
+def test_bench_runs_mbo_methods_with_the_benchmark_priors(digits):
+    from graphvar.benchmark.runner import run_benchmark
+
+    g, y = digits
+    record = run_benchmark(g, y, dataset="digits", rates=[1], trials=2, progress=False, priors="both",
+                           methods=["poisson", "vpoisson_mbo:n_outer=2", "multiclass_mbo:n_outer=2,random_state=0"])
+    names = [e["method"] for e in record["results"]]
+    assert names == ["poisson", "poisson+priors", "vpoisson_mbo:n_outer=2",
+                     "multiclass_mbo:n_outer=2,random_state=0"]
+    assert all(len(e["accuracy"]) == 2 and min(e["accuracy"]) > 10 for e in record["results"])
