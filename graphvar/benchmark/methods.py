@@ -30,7 +30,7 @@ SCORE_SOLVERS = ("laplace", "poisson", "vlaplace", "vpoisson")
 
 #: Score methods that take the class priors themselves (volume-constrained MBO, docs/mbo.md):
 #: the runner hands them the benchmark's class priors and derives no prior/normalised variants.
-PRIOR_SOLVERS = ("poisson_mbo", "vpoisson_mbo")
+PRIOR_SOLVERS = ("poisson_mbo", "vpoisson_mbo", "volume_mbo")
 
 #: Score methods with neither priors nor normalisation (spectral MBO, one-hot labels): one variant each.
 PLAIN_SOLVERS = ("multiclass_mbo", "modularity_mbo")
@@ -139,7 +139,7 @@ def get_method(name: str) -> ScoreMethod | LabelMethod:
     ----------
     name : str
         A core solver (``laplace``, ``poisson``, ``vlaplace``, ``vpoisson``),
-        an MBO solver (``poisson_mbo``, ``vpoisson_mbo``, ``multiclass_mbo``,
+        an MBO solver (``poisson_mbo``, ``vpoisson_mbo``, ``volume_mbo``, ``multiclass_mbo``,
         ``modularity_mbo``), optionally with
         ``:key=value`` options, or a GNN method registered in
         ``graphvar.benchmark.gnn_methods.METHODS``.

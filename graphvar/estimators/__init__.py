@@ -12,7 +12,8 @@ family of solvers has its module of small subclasses.
 
 from ._base import GraphSSLClassifier, scores_to_proba
 from .core import LaplaceClassifier, PoissonClassifier, VLaplaceClassifier, VPoissonClassifier
-from .mbo import ModularityMBOClassifier, MulticlassMBOClassifier, PoissonMBOClassifier, VPoissonMBOClassifier
+from .mbo import (ModularityMBOClassifier, MulticlassMBOClassifier, PoissonMBOClassifier, VolumeMBOClassifier,
+                  VPoissonMBOClassifier)
 
 __all__ = [
     "GraphSSLClassifier",
@@ -23,6 +24,7 @@ __all__ = [
     "VPoissonClassifier",
     "PoissonMBOClassifier",
     "VPoissonMBOClassifier",
+    "VolumeMBOClassifier",
     "MulticlassMBOClassifier",
     "ModularityMBOClassifier",
 ]

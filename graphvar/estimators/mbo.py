@@ -6,9 +6,11 @@ import numpy as np
 
 from ..solvers.mbo import VPOISSON_MBO_AMPLIFICATION, poisson_mbo, vpoisson_mbo
 from ..solvers.mbo_spectral import modularity_mbo, multiclass_mbo
+from ..solvers.mbo_volume import volume_mbo
 from ._base import GraphSSLClassifier
 
-__all__ = ["PoissonMBOClassifier", "VPoissonMBOClassifier", "MulticlassMBOClassifier", "ModularityMBOClassifier"]
+__all__ = ["PoissonMBOClassifier", "VPoissonMBOClassifier", "VolumeMBOClassifier", "MulticlassMBOClassifier",
+           "ModularityMBOClassifier"]
 
 
 class PoissonMBOClassifier(GraphSSLClassifier):
@@ -72,6 +74,29 @@ class VPoissonMBOClassifier(PoissonMBOClassifier):
 
     _solver = staticmethod(vpoisson_mbo)
     _default_amplification = VPOISSON_MBO_AMPLIFICATION
+
+
+class VolumeMBOClassifier(PoissonMBOClassifier):
+    """Volume MBO classifier (Jacobs, Merkurjev, Esedoḡlu, J. Comput. Phys. 2018): auction dynamics.
+
+    Solver: :func:`graphvar.volume_mbo`; ``class_priors`` as in
+    :class:`PoissonMBOClassifier`; its options (``temperature``,
+    ``volume_constraint``, ``n_iter``, ``random_state``) go in ``solver_params``;
+    ``amplification`` does not apply.
+    """
+
+    _solver = staticmethod(volume_mbo)
+
+    def _solver_kwargs(self) -> dict:
+        kwargs = super()._solver_kwargs()
+        kwargs.pop("amplification")
+        kwargs.pop("progress")
+        return kwargs
+
+    def _balance(self, S: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """The solver already kept the priors (within its volume bounds); no class weights."""
+        self.class_weights_ = None
+        return S
 
 
 class _SpectralMBOClassifier(GraphSSLClassifier):

@@ -14,6 +14,7 @@ from .normalize import equalize_dispersion
 from .priors import check_class_priors, class_priors_from_labels, volume_label_projection
 from .mbo import poisson_mbo, vpoisson_mbo
 from .mbo_spectral import modularity_mbo, multiclass_mbo
+from .mbo_volume import volume_mbo
 from .volume import volume_projection
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "volume_projection",
     "poisson_mbo",
     "vpoisson_mbo",
+    "volume_mbo",
     "multiclass_mbo",
     "modularity_mbo",
 ]

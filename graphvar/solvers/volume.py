@@ -40,7 +40,7 @@ import torch
 
 from ..validation import check_choice, check_float, check_int
 
-__all__ = ["volume_projection", "class_counts", "METHODS"]
+__all__ = ["volume_projection", "bounded_assignment", "class_counts", "METHODS"]
 
 METHODS = ("exact", "gl")
 
@@ -66,20 +66,52 @@ def _normalise(S: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- exact
-def _balance_class(C: torch.Tensor, q: torch.Tensor, k: int, m_k: int) -> None:
-    """Set ``q[k]`` so that exactly ``m_k`` nodes prefer class ``k`` (others' prices fixed)."""
+def _gains(C: torch.Tensor, q: torch.Tensor, k: int) -> torch.Tensor:
+    """``g_i = C_ik − max_{j≠k}(C_ij − q_j)``: node ``i`` prefers class ``k`` iff ``g_i > q_k``."""
     P = C - q
     P[:, k] = -torch.inf
-    gain = C[:, k] - P.max(dim=1).values  # node i joins k iff gain_i > q_k
+    return C[:, k] - P.max(dim=1).values
+
+
+def _threshold(gain: torch.Tensor, m_k: int) -> torch.Tensor:
+    """A price at which exactly ``m_k`` of the gains exceed it (halfway between two order statistics)."""
     n = gain.numel()
     if m_k == 0:
-        q[k] = gain.max() + 1.0
-    elif m_k >= n:
-        q[k] = gain.min() - 1.0
-    else:
-        upper = torch.kthvalue(-gain, m_k).values.neg()  # m_k-th largest gain
-        lower = torch.kthvalue(-gain, m_k + 1).values.neg()
-        q[k] = 0.5 * (upper + lower)
+        return gain.max() + 1.0
+    if m_k >= n:
+        return gain.min() - 1.0
+    upper = torch.kthvalue(-gain, m_k).values.neg()  # m_k-th largest gain
+    lower = torch.kthvalue(-gain, m_k + 1).values.neg()
+    return 0.5 * (upper + lower)
+
+
+def _balance_class(C: torch.Tensor, q: torch.Tensor, k: int, m_k: int) -> None:
+    """Set ``q[k]`` so that exactly ``m_k`` nodes prefer class ``k`` (others' prices fixed)."""
+    q[k] = _threshold(_gains(C, q, k), m_k)
+
+
+def bounded_assignment(C: torch.Tensor, lower: np.ndarray, upper: np.ndarray, *, max_passes: int = 50) -> torch.Tensor:
+    """``argmax_k (C_ik − q_k)`` with class sizes in ``[lower, upper]`` (GraphLearning's volume-MBO threshold).
+
+    Block coordinate descent on the dual of ``max Σ_i C_{i,ℓ_i}`` subject to
+    ``lower_k ≤ |class k| ≤ upper_k``: each price is set to its exact
+    coordinate minimiser (0 when class ``k``'s count is inside its bounds,
+    else the threshold giving the violated bound), in passes until no price
+    changes (every price at its coordinate minimiser; tests check the LP
+    optimum) or ``max_passes``. Returns the labels ``(n,)``.
+    """
+    c = C.shape[1]
+    q = torch.zeros(c, dtype=C.dtype, device=C.device)
+    for _ in range(max_passes):
+        before = q.clone()
+        for k in range(c):
+            gain = _gains(C, q, k)
+            free = int((gain > 0).sum())
+            q[k] = (_threshold(gain, int(upper[k])) if free > upper[k] else
+                    _threshold(gain, int(lower[k])) if free < lower[k] else 0.0)
+        if torch.equal(q, before):  # every price at its coordinate minimiser
+            break
+    return torch.argmax(C - q, dim=1)
 
 
 def _excess(labels: torch.Tensor, m: torch.Tensor) -> int:
