@@ -66,6 +66,7 @@ def _timed(fn):
 def _record(dataset, desc, y, rates, trials, amplifications, gl_error, cells, methods) -> dict:
     return {"dataset": dataset,
             "config": {"graph_desc": desc, "n_nodes": int(y.size), "rates": list(rates), "trials": int(trials),
+                       "trials_completed": {str(r): len(cells[(methods[0], r)]["accuracy"]) for r in rates},
                        "amplifications": list(amplifications), "threads": torch.get_num_threads(),
                        "gl_final_fraction_error": {str(r): v for r, v in gl_error.items()},
                        "class_priors": "true class fractions"},
