@@ -45,6 +45,16 @@ _LAZY = {
     "WNLLClassifier": "graphvar.estimators",
     "ProperlyWeightedLaplaceClassifier": "graphvar.estimators",
     "PoissonReweightedLaplaceClassifier": "graphvar.estimators",
+    "PoissonMBOClassifier": "graphvar.estimators",
+    "VPoissonMBOClassifier": "graphvar.estimators",
+    "poisson_mbo": "graphvar.solvers",
+    "vpoisson_mbo": "graphvar.solvers",
+    "volume_mbo": "graphvar.solvers",
+    "VolumeMBOClassifier": "graphvar.estimators",
+    "multiclass_mbo": "graphvar.solvers",
+    "modularity_mbo": "graphvar.solvers",
+    "MulticlassMBOClassifier": "graphvar.estimators",
+    "ModularityMBOClassifier": "graphvar.estimators",
 }
 _SUBMODULES = ("base", "benchmark", "cli", "datasets", "engine", "estimators", "features", "graph",
                "model_selection", "nn", "provenance", "solvers", "validation", "xmc")
@@ -83,6 +93,16 @@ __all__ = [
     "WNLLClassifier",
     "ProperlyWeightedLaplaceClassifier",
     "PoissonReweightedLaplaceClassifier",
+    "poisson_mbo",
+    "vpoisson_mbo",
+    "PoissonMBOClassifier",
+    "VPoissonMBOClassifier",
+    "volume_mbo",
+    "multiclass_mbo",
+    "modularity_mbo",
+    "VolumeMBOClassifier",
+    "MulticlassMBOClassifier",
+    "ModularityMBOClassifier",
     "__version__",
 ]
 

@@ -302,8 +302,9 @@ def test_class_prior_projection_reports_and_warns():
     labels, info = volume_label_projection(S, [0.5, 0.5], return_info=True)
     assert info["converged"] and info["fraction_error"] <= 1e-3 and labels.tolist().count(0) == 2
     tied = torch.ones(4, 2)  # ties cannot be split: the projection cannot meet the priors
-    with pytest.warns(UserWarning, match="class-prior projection stopped at max_iter=50"):
-        _, _, info = volume_label_projection(tied, [0.25, 0.75], max_iter=50, return_weights=True, return_info=True)
+    with pytest.warns(UserWarning, match=r"class-prior projection \('gl'\) stopped"):
+        _, _, info = volume_label_projection(tied, [0.25, 0.75], method="gl", max_iter=50, return_weights=True,
+                                             return_info=True)
     assert not info["converged"] and info["n_iter"] == 50 and info["fraction_error"] > 0.1
 
 

@@ -23,8 +23,8 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-__all__ = ["ScoreMethod", "LabelMethod", "SCORE_SOLVERS", "SCORE_ALIASES", "available_methods", "get_method",
-           "parse_method"]
+__all__ = ["ScoreMethod", "LabelMethod", "SCORE_SOLVERS", "SCORE_ALIASES", "PRIOR_SOLVERS", "PLAIN_SOLVERS",
+           "available_methods", "get_method", "parse_method"]
 
 #: Core solvers of :mod:`graphvar.solvers` usable as score methods.
 SCORE_SOLVERS = ("laplace", "poisson", "vlaplace", "vpoisson")
@@ -43,6 +43,13 @@ SCORE_ALIASES = {
     "poisson_exact": ("poisson", {"method": "exact"}),
     "poisson_spectral": ("poisson", {"method": "spectral"}),
 }
+
+#: Score methods that take the class priors themselves (volume-constrained MBO, docs/mbo.md):
+#: the runner hands them the benchmark's class priors and derives no prior/normalised variants.
+PRIOR_SOLVERS = ("poisson_mbo", "vpoisson_mbo", "volume_mbo")
+
+#: Score methods with neither priors nor normalisation (spectral MBO, one-hot labels): one variant each.
+PLAIN_SOLVERS = ("multiclass_mbo", "modularity_mbo")
 
 
 @dataclass
@@ -63,8 +70,15 @@ class ScoreMethod:
     solver: str
     options: dict[str, Any] = field(default_factory=dict)
 
-    def solve(self, graph, Y, *, normalize: bool, n_classes: int):
+    @property
+    def takes_priors(self) -> bool:
+        """Whether the runner derives no prior/normalised variants (:data:`PRIOR_SOLVERS`, :data:`PLAIN_SOLVERS`)."""
+        return self.solver in PRIOR_SOLVERS or self.solver in PLAIN_SOLVERS
+
+    def solve(self, graph, Y, *, normalize: bool, n_classes: int, class_priors=None):
         """Run the solver on the ``(B, n)`` label matrix ``Y``.
+
+        ``class_priors`` goes to the solvers that take it (``normalize`` does not).
 
         Returns
         -------
@@ -72,7 +86,9 @@ class ScoreMethod:
         """
         solvers = importlib.import_module("graphvar.solvers")
         fn = getattr(solvers, self.solver)
-        return fn(graph, Y, normalize=normalize, n_classes=n_classes, return_info=True, **self.options)
+        extra = ({"class_priors": class_priors} if self.solver in PRIOR_SOLVERS else
+                 {} if self.solver in PLAIN_SOLVERS else {"normalize": normalize})
+        return fn(graph, Y, n_classes=n_classes, return_info=True, **extra, **self.options)
 
 
 @dataclass
@@ -129,7 +145,8 @@ def parse_method(name: str) -> tuple[str, dict[str, Any]]:
 
 def available_methods() -> list[str]:
     """Names accepted by :func:`get_method` (core solvers, then GNN methods)."""
-    return list(SCORE_SOLVERS) + list(SCORE_ALIASES) + sorted(_gnn_methods())
+    return (list(SCORE_SOLVERS) + list(SCORE_ALIASES) + list(PRIOR_SOLVERS) + list(PLAIN_SOLVERS)
+            + sorted(_gnn_methods()))
 
 
 def get_method(name: str) -> ScoreMethod | LabelMethod:
@@ -138,8 +155,9 @@ def get_method(name: str) -> ScoreMethod | LabelMethod:
     Parameters
     ----------
     name : str
-        A solver of :data:`SCORE_SOLVERS` or a variant of :data:`SCORE_ALIASES`
-        (optionally with ``:key=value`` options) or a GNN method registered in
+        A solver of :data:`SCORE_SOLVERS` (core and GraphLearning methods), a
+        variant of :data:`SCORE_ALIASES`, an MBO solver of :data:`PRIOR_SOLVERS` /
+        :data:`PLAIN_SOLVERS` (optionally with ``:key=value`` options), or a GNN method registered in
         ``graphvar.benchmark.gnn_methods.METHODS``.
 
     Returns
@@ -147,7 +165,7 @@ def get_method(name: str) -> ScoreMethod | LabelMethod:
     ScoreMethod or LabelMethod
     """
     base, options = parse_method(name)
-    if base in SCORE_SOLVERS:
+    if base in SCORE_SOLVERS or base in PRIOR_SOLVERS or base in PLAIN_SOLVERS:
         return ScoreMethod(name=name.strip(), solver=base, options=options)
     if base in SCORE_ALIASES:
         solver, preset = SCORE_ALIASES[base]

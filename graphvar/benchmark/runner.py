@@ -135,7 +135,7 @@ def run_benchmark(
     if not methods:
         raise ValueError("methods is empty: name at least one method")
     resolved = [m if isinstance(m, (ScoreMethod, LabelMethod)) else get_method(m) for m in methods]
-    if True in flags[1]:
+    if True in flags[1] or any(getattr(m, "takes_priors", False) for m in resolved):
         class_priors = (
             class_priors_from_labels(labels, c) if class_priors is None else check_class_priors(class_priors, c)
         )
@@ -235,7 +235,8 @@ class _ScoreRunner:
             # citation graphs have components without labels: counted by the accuracy instead
             warnings.filterwarnings("ignore", message=".*connected components with no labeled node")
             Ys = torch.from_numpy(Y if self.perm is None else Y[:, self.perm])
-            raw, info = method.solve(self.solve_graph, Ys, normalize=False, n_classes=self.c)
+            raw, info = method.solve(self.solve_graph, Ys, normalize=False, n_classes=self.c,
+                                     class_priors=self.class_priors)
         raw = torch.as_tensor(raw)
         return (raw if self.perm is None else raw[:, self.inverse]), info
 
@@ -243,7 +244,9 @@ class _ScoreRunner:
         """Yield ``(variant name, accuracies, seconds, extra)`` for every normalize × priors variant."""
         n = self.labels.shape[0]
         masks = [evaluation_mask(n, s) for s in sets]
-        names = [(nf, pf) for nf in self.norm_flags for pf in self.prior_flags]
+        # MBO methods keep the priors themselves: their labels are the one variant
+        norm_flags, prior_flags = ((False,), (False,)) if method.takes_priors else (self.norm_flags, self.prior_flags)
+        names = [(nf, pf) for nf in norm_flags for pf in prior_flags]
         accs = {v: [] for v in names}
         secs = {v: [] for v in names}
         stops: list[int] = []
@@ -255,11 +258,11 @@ class _ScoreRunner:
             stops += list(info.get("stop_times", []))
             unl = self.graph.informed(np.stack([np.isin(np.arange(n), s) for s in chunk]))
             unl[np.arange(len(chunk))[:, None], chunk] = False
-            for nf in self.norm_flags:
+            for nf in norm_flags:
                 t1 = time.perf_counter()
                 S = equalize_dispersion(raw, torch.from_numpy(unl).to(raw.device)) if nf else raw
                 norm_s = time.perf_counter() - t1
-                for pf in self.prior_flags:
+                for pf in prior_flags:
                     t2 = time.perf_counter()
                     pred = volume_label_projection(S, self.class_priors) if pf else torch.argmax(S, dim=-1)
                     pred = pred.cpu().numpy()

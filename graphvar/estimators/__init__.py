@@ -25,6 +25,8 @@ from .methods import (
     ProperlyWeightedLaplaceClassifier,
     PoissonReweightedLaplaceClassifier,
 )
+from .mbo import (ModularityMBOClassifier, MulticlassMBOClassifier, PoissonMBOClassifier, VolumeMBOClassifier,
+                  VPoissonMBOClassifier)
 
 __all__ = [
     "GraphSSLClassifier",
@@ -44,4 +46,9 @@ __all__ = [
     "WNLLClassifier",
     "ProperlyWeightedLaplaceClassifier",
     "PoissonReweightedLaplaceClassifier",
+    "PoissonMBOClassifier",
+    "VPoissonMBOClassifier",
+    "VolumeMBOClassifier",
+    "MulticlassMBOClassifier",
+    "ModularityMBOClassifier",
 ]

@@ -182,7 +182,8 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _balance(self, S: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """Volume-constrained scores (GraphLearning's ``predict`` with class priors)."""
-        from ..solvers.priors import check_class_priors, class_priors_from_labels, volume_label_projection
+        from ..solvers.priors import (check_class_priors, check_priors_cover_labels, class_priors_from_labels,
+                                      volume_label_projection)
 
         c = len(self.classes_)
         if isinstance(self.class_priors, str):
@@ -194,6 +195,7 @@ class GraphSSLClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             priors = class_priors_from_labels(codes, c)
         else:
             priors = check_class_priors(self.class_priors, c)
+            check_priors_cover_labels(priors, codes)
         _, w, info = volume_label_projection(S, priors, return_weights=True, return_info=True)
         self.class_weights_ = w.numpy()
         self.solver_info_ = {**self.solver_info_, "class_priors": info}

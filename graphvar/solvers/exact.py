@@ -18,6 +18,7 @@ def batched_cg(
     max_iter: int = 10_000,
     check_every: int = 10,
     info: dict | None = None,
+    stop: Callable[[torch.Tensor], bool] | None = None,
 ) -> torch.Tensor:
     """Solve ``A X = rhs`` column by column for a symmetric positive (semi)definite ``A``.
 
@@ -36,6 +37,9 @@ def batched_cg(
     info : dict, optional
         Filled with ``cg_iterations``, ``cg_residual`` (worst relative
         residual) and ``converged``.
+    stop : callable ``R -> bool``, optional
+        A different convergence test on the residual ``R`` (replaces ``tol``;
+        e.g. GraphLearning's, for PoissonMBO's start).
 
     Returns
     -------
@@ -59,7 +63,7 @@ def batched_cg(
                            torch.zeros_like(pap))
         X += step * Pd
         R -= step * AP
-        if it % check_every == 0 and bool((R.norm(dim=0) <= tol * bnorm).all()):
+        if it % check_every == 0 and (stop(R) if stop is not None else bool((R.norm(dim=0) <= tol * bnorm).all())):
             if info is not None:
                 info.update(cg_iterations=it, cg_residual=float((R.norm(dim=0) / bnorm).max()), converged=True)
             return X

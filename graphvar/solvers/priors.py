@@ -2,32 +2,20 @@
 
 Graph-based scores at very low label rates tend to flood the graph with one
 or two classes. When the class proportions are known (or estimated), the
-prediction can be constrained to respect them. This module implements the
-volume label projection of GraphLearning 1.7.5 (``graphlearning.ssl.ssl.
-volume_label_projection`` and ``predict``), so that predictions agree with
-GraphLearning's ``class_priors=`` on the same scores:
-
-1. rescale the scores to ``[0, 1]`` with their global minimum and maximum;
-2. start from class weights ``w = 1`` and repeat (at most ``max_iter`` times,
-   while the largest class-size error exceeds ``tol``): predict
-   ``argmax_k s_ik w_k``, measure the class fractions ``f`` over all nodes,
-   ``w ← w − dt (f − priors)``, ``w ← w / w_0``;
-3. predict ``argmax_k s_ik w_k`` with the final weights.
-
-Several labeled sets on one graph (scores of shape ``(B, n, c)``) are
-balanced together, each with its own weights and its own stopping time.
+prediction can be constrained to respect them. This module validates priors
+and is the public entry point of the projection, which lives in
+:mod:`graphvar.solvers.volume`: by default the exact solution (labels with
+``round(n · priors)`` nodes per class, optimal for GraphLearning's
+multiplicative class weights), or GraphLearning 1.7.5's weight loop
+(``method="gl"``, ``ssl.volume_label_projection`` + ``predict``).
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import torch
 
-from ..validation import check_float, check_int
-
-__all__ = ["check_class_priors", "class_priors_from_labels", "volume_label_projection"]
+__all__ = ["check_class_priors", "check_priors_cover_labels", "class_priors_from_labels", "volume_label_projection"]
 
 
 def check_class_priors(class_priors, n_classes: int) -> np.ndarray:
@@ -79,24 +67,24 @@ def class_priors_from_labels(labels, n_classes: int | None = None) -> np.ndarray
     return counts / counts.sum()
 
 
-def _report(n_iter: torch.Tensor, error: torch.Tensor, tol: float, max_iter: int) -> dict:
-    """The projection's info (updates, final class-fraction error, convergence); warns on a miss."""
-    converged = (error <= tol).cpu()
-    if max_iter and not bool(converged.all()):
-        late = torch.nonzero(~converged).flatten().tolist()
-        warnings.warn(
-            f"the class-prior projection stopped at max_iter={max_iter} for labeled set(s) {late[:10]} with "
-            f"class fractions still off by up to {float(error.max()):.3g} (tol={tol:g}); the predictions "
-            "only approximately match class_priors. Raise max_iter or tol, or check that the scores can "
-            "separate the classes (ties between nodes cannot be split).",
-            UserWarning, stacklevel=3)
-    return {"n_iter": n_iter.tolist(), "fraction_error": error.tolist(), "converged": converged.tolist()}
+def check_priors_cover_labels(priors: np.ndarray, labels) -> None:
+    """Refuse priors that are zero for a class with labeled nodes (labels ``(n,)`` or ``(B, n)``, ``-1`` = none)."""
+    if isinstance(labels, torch.Tensor):
+        labels = labels.detach().cpu().numpy()
+    labels = np.asarray(labels).ravel()
+    present = np.unique(labels[labels >= 0])
+    empty = [int(k) for k in present if k < priors.size and priors[k] <= 0]
+    if empty:
+        raise ValueError(
+            f"class_priors is zero for class(es) {empty}, which have labeled nodes: the volume constraint "
+            "would have to relabel them. Give every labeled class a positive prior.")
 
 
 def volume_label_projection(
     scores,
     class_priors,
     *,
+    method: str = "exact",
     dt: float = 0.1,
     tol: float = 1e-3,
     max_iter: int = 10_000,
@@ -105,24 +93,31 @@ def volume_label_projection(
 ):
     """Predict labels whose class fractions match ``class_priors``.
 
+    The one class-prior projection of graphvar: :func:`graphvar.solvers.volume.volume_projection`
+    (its docstring and docs/mbo.md §1 have the maths).
+
     Parameters
     ----------
     scores : torch.Tensor or numpy.ndarray, shape (n, c) or (B, n, c)
         Similarity scores (larger = more likely), e.g. Poisson's ``u``.
     class_priors : array-like of shape (c,)
         Target class fractions (normalised internally).
+    method : {"exact", "gl"}, default="exact"
+        ``"exact"``: the optimal labels with ``round(n · priors)`` nodes per
+        class. ``"gl"``: GraphLearning 1.7.5's weight loop (``dt``, ``tol``,
+        ``max_iter`` are its settings), which can stop short of the priors.
     dt : float, default=0.1
-        Step of the weight update (GraphLearning's value).
+        Step of the ``"gl"`` weight update.
     tol : float, default=1e-3
-        Stop once every class fraction is within ``tol`` of its prior.
+        Class-fraction tolerance (``"gl"`` stops there; both warn above it).
     max_iter : int, default=10000
-        Largest number of weight updates (GraphLearning's value).
+        ``"gl"``: weight updates; ``"exact"``: bound on passes and moves.
     return_weights : bool, default=False
         Also return the class weights ``(c,)`` or ``(B, c)``.
     return_info : bool, default=False
-        Also return a dict: ``n_iter`` (updates per labeled set), ``fraction_error``
-        (largest ``|f - prior|`` at the stop) and ``converged`` (error ``<= tol``).
-        A warning names the labeled sets that reach ``max_iter`` with a larger error.
+        Also return a dict: ``n_iter``, ``fractions``, ``fraction_error`` and
+        ``converged`` (and ``n_passes`` / ``n_moves`` for ``"exact"``).
+        A warning names the labeled sets whose fractions miss by more than ``tol``.
 
     Returns
     -------
@@ -133,60 +128,7 @@ def volume_label_projection(
     info : dict
         Only if ``return_info`` (after ``weights`` when both are asked for).
     """
-    if not isinstance(scores, torch.Tensor):
-        scores = torch.as_tensor(np.asarray(scores))
-    if scores.ndim not in (2, 3):
-        raise ValueError(f"scores must have shape (n, c) or (B, n, c), got {tuple(scores.shape)}")
-    if not torch.is_floating_point(scores):
-        raise TypeError(f"scores must be floating point, got {scores.dtype}")
-    dt = check_float(dt, "dt", minimum=0.0, strict_minimum=True)
-    tol = check_float(tol, "tol", minimum=0.0)
-    max_iter = check_int(max_iter, "max_iter", minimum=0)
-    single = scores.ndim == 2
-    S = scores.unsqueeze(0) if single else scores
-    B, n, c = S.shape
-    priors = torch.as_tensor(check_class_priors(class_priors, c), dtype=torch.float64, device=S.device)
+    from .volume import volume_projection
 
-    # GraphLearning's predict(): shift by the global min, divide by the max.
-    S = S.to(torch.float64)
-    flat = S.reshape(B, -1)
-    S = S - flat.min(dim=1).values.view(B, 1, 1)
-    top = S.reshape(B, -1).max(dim=1).values.clamp_min(torch.finfo(torch.float64).tiny)
-    S = S / top.view(B, 1, 1)
-
-    weights = torch.ones(B, c, dtype=torch.float64, device=S.device)
-    n_iter = torch.zeros(B, dtype=torch.long, device=S.device)
-    error = torch.full((B,), float("inf"), dtype=torch.float64, device=S.device)
-    active = torch.arange(B, device=S.device)
-    S_act = S
-    buf = torch.empty_like(S)
-    for _ in range(int(max_iter)):
-        if active.numel() == 0:
-            break
-        b = active.numel()
-        if b != S_act.shape[0]:  # some labeled sets converged: drop them once, not every step
-            S_act = S[active]
-            buf = buf[:b]
-        w = weights[active]
-        torch.mul(S_act, w[:, None, :], out=buf)
-        pred = torch.argmax(buf, dim=2)  # (b, n)
-        offsets = (torch.arange(b, device=S.device) * c)[:, None]
-        sizes = torch.bincount((pred + offsets).reshape(-1), minlength=b * c).view(b, c).to(torch.float64)
-        grad = sizes / n - priors
-        err = grad.abs().max(dim=1).values
-        error[active] = err
-        n_iter[active] += 1
-        # similarity scores: GraphLearning negates dt; its loop updates the
-        # weights once more on the step whose error is below tol
-        w = w - dt * grad
-        weights[active] = w / w[:, :1]
-        still = err > tol
-        if not bool(still.all()):
-            active = active[still]
-    labels = torch.argmax(S * weights[:, None, :], dim=2)
-    info = _report(n_iter, error, tol, max_iter)
-    if single:
-        labels, weights = labels[0], weights[0]
-        info = {k: v[0] for k, v in info.items()}
-    out = (labels,) + ((weights,) if return_weights else ()) + ((info,) if return_info else ())
-    return out if len(out) > 1 else labels
+    return volume_projection(scores, class_priors, method=method, dt=dt, tol=tol, max_iter=max_iter,
+                             return_weights=return_weights, return_info=return_info)

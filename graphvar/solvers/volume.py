@@ -1,0 +1,333 @@
+"""The class-prior (volume) projection: labels whose class sizes match given priors (docs/mbo.md §1).
+
+Given scores ``u`` (n, c) and class fractions ``p``, GraphLearning 1.7.5
+predicts ``argmax_k s_ik w_k`` with ``s = (u − min u) / (max u − min u)`` and
+searches class weights ``w > 0`` until the predicted class fractions match
+``p`` (``ssl.volume_label_projection``: ``w ← w − 0.1 (f − p)``, at most
+10,000 passes, tolerance 1e-3). Since ``argmax_k s_ik w_k = argmax_k (log s_ik
+− q_k)`` with ``q = −log w``, the labels such weights can produce are exactly
+the solutions of the assignment problem
+
+    maximise  Σ_i log s_{i, ℓ_i}   subject to  |{i : ℓ_i = k}| = m_k,
+
+(``m`` = ``n p`` rounded to integers that sum to ``n``), and ``q`` are its dual
+prices: the dual ``min_q Σ_i max_k (log s_ik − q_k) + Σ_k m_k q_k`` is convex
+and piecewise linear in the ``c`` prices. ``method="exact"`` solves it:
+
+1. **price balancing** (Gauss-Seidel on the dual): for each class in turn,
+   set ``q_k`` to the threshold that gives class ``k`` exactly ``m_k`` nodes
+   (two order statistics of ``log s_ik − max_{j≠k}(log s_ij − q_j)``),
+   repeated while a pass removes at least ``c`` units of the total excess
+   ``Σ_k max(0, |class k| − m_k)`` (a pass costs about ``c`` single-node
+   moves of step 2). Every node stays at its best class under the current prices.
+2. **successive shortest paths**: the remaining excess is moved one node at a
+   time along the cheapest chain of class changes (Dijkstra on the ``c``
+   classes, edge ``a → b`` = the cheapest node of ``a`` to move to ``b`` in
+   reduced score), updating the prices with the distances. This keeps every
+   node optimal under the prices, so the result is an optimal assignment with
+   exactly ``m`` nodes per class (ties included).
+
+``method="gl"`` is GraphLearning's loop (for parity tests and for
+PoissonMBO's ``mode="gl"``), optionally from given initial weights.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+from ..validation import check_choice, check_float, check_int
+
+__all__ = ["volume_projection", "bounded_assignment", "class_counts", "METHODS"]
+
+METHODS = ("exact", "gl")
+
+
+
+def class_counts(priors: np.ndarray, n: int) -> np.ndarray:
+    """Integer class sizes ``m`` with ``Σ m = n`` closest to ``n · priors`` (largest remainders)."""
+    target = np.asarray(priors, dtype=np.float64) * n
+    m = np.floor(target).astype(np.int64)
+    short = n - int(m.sum())
+    if short > 0:
+        m[np.argsort(-(target - m), kind="stable")[:short]] += 1
+    return m
+
+
+def _normalise(S: torch.Tensor) -> torch.Tensor:
+    """GraphLearning's ``predict()`` scaling, per labeled set: shift by the global min, divide by the max."""
+    B = S.shape[0]
+    S = S.to(torch.float64)
+    S = S - S.reshape(B, -1).min(dim=1).values.view(B, 1, 1)
+    top = S.reshape(B, -1).max(dim=1).values.clamp_min(torch.finfo(torch.float64).tiny)
+    return S / top.view(B, 1, 1)
+
+
+# ---------------------------------------------------------------- exact
+def _gains(C: torch.Tensor, q: torch.Tensor, k: int) -> torch.Tensor:
+    """``g_i = C_ik − max_{j≠k}(C_ij − q_j)``: node ``i`` prefers class ``k`` iff ``g_i > q_k``."""
+    P = C - q
+    P[:, k] = -torch.inf
+    return C[:, k] - P.max(dim=1).values
+
+
+def _threshold(gain: torch.Tensor, m_k: int) -> torch.Tensor:
+    """A price at which exactly ``m_k`` of the gains exceed it (halfway between two order statistics)."""
+    n = gain.numel()
+    if m_k == 0:
+        return gain.max() + 1.0
+    if m_k >= n:
+        return gain.min() - 1.0
+    upper = torch.kthvalue(-gain, m_k).values.neg()  # m_k-th largest gain
+    lower = torch.kthvalue(-gain, m_k + 1).values.neg()
+    return 0.5 * (upper + lower)
+
+
+def _balance_class(C: torch.Tensor, q: torch.Tensor, k: int, m_k: int) -> None:
+    """Set ``q[k]`` so that exactly ``m_k`` nodes prefer class ``k`` (others' prices fixed)."""
+    q[k] = _threshold(_gains(C, q, k), m_k)
+
+
+def bounded_assignment(C: torch.Tensor, lower: np.ndarray, upper: np.ndarray, *, max_passes: int = 50) -> torch.Tensor:
+    """``argmax_k (C_ik − q_k)`` with class sizes in ``[lower, upper]`` (GraphLearning's volume-MBO threshold).
+
+    Block coordinate descent on the dual of ``max Σ_i C_{i,ℓ_i}`` subject to
+    ``lower_k ≤ |class k| ≤ upper_k``: each price is set to its exact
+    coordinate minimiser (0 when class ``k``'s count is inside its bounds,
+    else the threshold giving the violated bound), in passes until no price
+    changes (every price at its coordinate minimiser; tests check the LP
+    optimum) or ``max_passes``. Returns the labels ``(n,)``.
+    """
+    c = C.shape[1]
+    q = torch.zeros(c, dtype=C.dtype, device=C.device)
+    for _ in range(max_passes):
+        before = q.clone()
+        for k in range(c):
+            gain = _gains(C, q, k)
+            free = int((gain > 0).sum())
+            q[k] = (_threshold(gain, int(upper[k])) if free > upper[k] else
+                    _threshold(gain, int(lower[k])) if free < lower[k] else 0.0)
+        if torch.equal(q, before):  # every price at its coordinate minimiser
+            break
+    return torch.argmax(C - q, dim=1)
+
+
+def _excess(labels: torch.Tensor, m: torch.Tensor) -> int:
+    counts = torch.bincount(labels, minlength=m.numel())
+    return int((counts - m).clamp_min(0).sum())
+
+
+def _balance(C: torch.Tensor, m: torch.Tensor, q: torch.Tensor, max_passes: int) -> tuple[torch.Tensor, int]:
+    """Price balancing passes (step 1) from prices ``q``; returns the prices and the number of passes."""
+    c = C.shape[1]
+    q = q.clone()
+    excess = _excess(torch.argmax(C - q, dim=1), m)
+    passes = 0
+    while excess and passes < max_passes:
+        for k in range(c):
+            _balance_class(C, q, k, int(m[k]))
+        passes += 1
+        new = _excess(torch.argmax(C - q, dim=1), m)
+        removed, excess = excess - new, new
+        if removed < c:  # a pass costs about as much as c single-node moves: hand over to the moves
+            break
+    return q, passes
+
+
+def _dijkstra(cost: np.ndarray, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Shortest distances from a set of sources on a dense non-negative ``(c, c)`` graph."""
+    c = cost.shape[0]
+    dist = np.where(sources, 0.0, np.inf)
+    pred = np.full(c, -1)
+    done = np.zeros(c, dtype=bool)
+    for _ in range(c):
+        a = int(np.argmin(np.where(done, np.inf, dist)))
+        if not np.isfinite(dist[a]):
+            break
+        done[a] = True
+        via = dist[a] + cost[a]
+        better = (via < dist) & ~done
+        dist[better], pred[better] = via[better], a
+    return dist, pred
+
+
+def _augment(C: torch.Tensor, q: torch.Tensor, labels: torch.Tensor, counts: np.ndarray, m: np.ndarray) -> None:
+    """Move one unit of excess along a shortest chain of class changes; update the prices (step 2)."""
+    n, c = C.shape
+    P = C - q
+    R = (P.gather(1, labels[:, None]) - P).clamp_min_(0.0)  # loss of moving node i to class b
+    edge = torch.full((c, c), torch.inf, dtype=C.dtype, device=C.device)
+    edge = edge.scatter_reduce(0, labels[:, None].expand(n, c), R, reduce="amin").cpu().numpy()
+    np.fill_diagonal(edge, np.inf)
+    dist, pred = _dijkstra(edge, counts > m)
+    deficit = counts < m
+    t = int(np.argmin(np.where(deficit, dist, np.inf)))
+    moves, b = [], t
+    while pred[b] >= 0:  # back from the deficit class to an excess class
+        a = int(pred[b])
+        moves.append((int(torch.where(labels == a, R[:, b], torch.inf).argmin()), a, b))
+        b = a
+    for i, a, b in moves:
+        labels[i] = b
+        counts[a] -= 1
+        counts[b] += 1
+    q -= torch.from_numpy(np.minimum(dist, dist[t])).to(q)
+
+
+def _exact_one(s: torch.Tensor, m: np.ndarray, q0: torch.Tensor, max_iter: int) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """Optimal labels with class sizes ``m`` for normalised scores ``s`` (n, c) from prices ``q0``."""
+    C = torch.log(s.clamp_min(torch.finfo(torch.float64).tiny))
+    m_t = torch.as_tensor(m, device=C.device)
+    q, passes = _balance(C, m_t, q0, max_passes=max_iter)
+    labels = torch.argmax(C - q, dim=1)
+    counts = torch.bincount(labels, minlength=m.size).cpu().numpy()
+    steps = 0
+    while (counts > m).any() and steps < max_iter:
+        _augment(C, q, labels, counts, m)
+        steps += 1
+    return labels, q, {"n_passes": passes, "n_moves": steps}
+
+
+# ------------------------------------------------------------------- gl
+def _gl_loop(S: torch.Tensor, priors: torch.Tensor, weights: torch.Tensor, dt: float, tol: float,
+             max_iter: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """GraphLearning's weight loop on normalised scores (B, n, c); each set stops on its own."""
+    B, n, c = S.shape
+    n_iter = torch.zeros(B, dtype=torch.long)
+    error = torch.full((B,), float("inf"), dtype=torch.float64)
+    active = torch.arange(B, device=S.device)
+    S_act, buf = S, torch.empty_like(S)
+    for _ in range(int(max_iter)):
+        if active.numel() == 0:
+            break
+        b = active.numel()
+        if b != S_act.shape[0]:  # some labeled sets converged: drop them once, not every step
+            S_act, buf = S[active], buf[:b]
+        w = weights[active]
+        pred = torch.argmax(torch.mul(S_act, w[:, None, :], out=buf), dim=2)
+        offsets = (torch.arange(b, device=S.device) * c)[:, None]
+        sizes = torch.bincount((pred + offsets).reshape(-1), minlength=b * c).view(b, c).to(torch.float64)
+        grad = sizes / n - priors
+        err = grad.abs().max(dim=1).values
+        error[active.cpu()] = err.cpu()
+        n_iter[active.cpu()] += 1
+        # similarity scores: GraphLearning negates dt; it updates the weights once
+        # more on the step whose error is below tol
+        w = w - dt * grad
+        weights[active] = w / w[:, :1]
+        active = active[err > tol]
+    return torch.argmax(S * weights[:, None, :], dim=2), n_iter, error
+
+
+# --------------------------------------------------------------- public
+def _report(fractions: torch.Tensor, priors: torch.Tensor, n_iter: list, tol: float, method: str,
+            extra: dict, target: torch.Tensor | None = None) -> dict:
+    """The projection's info; warns for the labeled sets whose fractions miss the priors by more than tol.
+
+    ``target`` (exact only): the integer class sizes over ``n``; meeting them
+    counts as converged (``1/n`` rounding may exceed a tight ``tol``).
+    """
+    error = (fractions - priors).abs().max(dim=1).values
+    ok = error <= tol
+    if target is not None:
+        ok |= (fractions - target).abs().max(dim=1).values <= 0.5 / max(1, extra["n_nodes"])
+    converged = ok.tolist()
+    if not all(converged):
+        late = [b for b, ok in enumerate(converged) if not ok]
+        hint = ("Raise max_iter or tol, or use method='exact'." if method == "gl"
+                else "Raise max_iter (it bounds the single-node moves of the exact solve).")
+        warnings.warn(
+            f"the class-prior projection ({method!r}) stopped for labeled set(s) {late[:10]} with class "
+            f"fractions still off by up to {float(error.max()):.3g} (tol={tol:g}); the predictions only "
+            f"approximately match class_priors. {hint}", UserWarning, stacklevel=4)
+    return {"method": method, "n_iter": n_iter, "fractions": fractions.tolist(), "fraction_error": error.tolist(),
+            "converged": converged, **extra}
+
+
+def volume_projection(scores, class_priors, *, method: str = "exact", tol: float = 1e-3,
+                      max_iter: int = 10_000, dt: float = 0.1, weights=None, return_weights: bool = False,
+                      return_info: bool = False):
+    """Labels whose class fractions match ``class_priors`` (the volume constraint).
+
+    Parameters
+    ----------
+    scores : torch.Tensor or numpy.ndarray, shape (n, c) or (B, n, c)
+        Similarity scores (larger = more likely), e.g. Poisson's ``u``.
+    class_priors : array-like of shape (c,)
+        Target class fractions (validated and normalised by
+        :func:`graphvar.solvers.priors.check_class_priors`).
+    method : {"exact", "gl"}, default="exact"
+        ``"exact"``: the optimal assignment with ``round(n · priors)`` nodes per
+        class (module docstring). ``"gl"``: GraphLearning 1.7.5's weight loop.
+    tol : float, default=1e-3
+        Largest accepted ``|fraction − prior|``; ``"gl"`` stops there, ``"exact"``
+        warns above it (it meets ``1/n`` unless ``max_iter`` cuts it short).
+    max_iter : int, default=10000
+        ``"gl"``: weight updates. ``"exact"``: bound on the balancing passes and
+        on the single-node moves.
+    dt : float, default=0.1
+        Step of ``"gl"``'s weight update.
+    weights : array-like of shape (c,) or (B, c), optional
+        Initial class weights (default ones): GraphLearning's PoissonMBO
+        carries them from one projection to the next; ``"exact"`` starts its
+        prices at ``−log weights`` (a warm start: same result, fewer passes).
+    return_weights : bool, default=False
+        Also return the class weights ``(c,)`` or ``(B, c)`` (float64, first
+        weight 1): ``argmax_k s_ik w_k`` reproduces the labels up to ties.
+    return_info : bool, default=False
+        Also return a dict: ``method``, ``n_iter`` (``"gl"``: updates;
+        ``"exact"``: passes + moves, with ``n_passes`` and ``n_moves``),
+        ``fractions`` (achieved class fractions), ``fraction_error`` and
+        ``converged`` (error ``<= tol``); lists per labeled set when batched.
+
+    Returns
+    -------
+    labels : torch.LongTensor of shape (n,) or (B, n)
+    weights : torch.Tensor of shape (c,) or (B, c)
+        Only if ``return_weights``.
+    info : dict
+        Only if ``return_info`` (after ``weights`` when both are asked for).
+    """
+    from .priors import check_class_priors
+
+    if not isinstance(scores, torch.Tensor):
+        scores = torch.as_tensor(np.asarray(scores))
+    if scores.ndim not in (2, 3):
+        raise ValueError(f"scores must have shape (n, c) or (B, n, c), got {tuple(scores.shape)}")
+    if not torch.is_floating_point(scores):
+        raise TypeError(f"scores must be floating point, got {scores.dtype}")
+    check_choice(method, "method", METHODS)
+    dt = check_float(dt, "dt", minimum=0.0, strict_minimum=True)
+    tol = check_float(tol, "tol", minimum=0.0)
+    max_iter = check_int(max_iter, "max_iter", minimum=0)
+    single = scores.ndim == 2
+    S = _normalise(scores.unsqueeze(0) if single else scores)
+    B, n, c = S.shape
+    p = check_class_priors(class_priors, c)
+    priors = torch.as_tensor(p, dtype=torch.float64, device=S.device)
+    w = torch.ones(B, c, dtype=torch.float64, device=S.device) if weights is None else (
+        torch.as_tensor(np.asarray(weights, dtype=np.float64), device=S.device).reshape(-1, c).expand(B, c).clone())
+    if method == "gl":
+        labels, n_iter, _ = _gl_loop(S, priors, w, dt, tol, max_iter)
+        n_iter, extra, target = n_iter.tolist(), {}, None
+    else:
+        m = class_counts(p, n)
+        if bool((w <= 0).any()):
+            raise ValueError("initial weights of the exact projection must be positive (they are exp(-prices)).")
+        solved = [_exact_one(S[b], m, -torch.log(w[b]), max_iter) for b in range(B)]
+        labels = torch.stack([x[0] for x in solved])
+        w = torch.exp(-torch.stack([x[1] for x in solved]))
+        w = w / w[:, :1]
+        extra = {key: [x[2][key] for x in solved] for key in ("n_passes", "n_moves")}
+        n_iter = [a + b for a, b in zip(extra["n_passes"], extra["n_moves"])]
+        target = torch.from_numpy(m / n)[None, :]
+    offsets = (torch.arange(B, device=S.device) * c)[:, None]
+    fractions = torch.bincount((labels + offsets).reshape(-1), minlength=B * c).view(B, c).double().cpu() / n
+    info = _report(fractions, priors.cpu(), n_iter, tol, method, {**extra, "n_nodes": n}, target)
+    if single:
+        labels, w = labels[0], w[0]
+        info = {k: (v[0] if isinstance(v, list) else v) for k, v in info.items()}
+    out = (labels,) + ((w,) if return_weights else ()) + ((info,) if return_info else ())
+    return out if len(out) > 1 else labels
