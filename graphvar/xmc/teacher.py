@@ -5,7 +5,10 @@ propagates the label matrix with :func:`graphvar.xmc.propagation.propagate_topk`
 (the engine's step kernel, top-k per row at every step, on ``device``), calibrates the scores to ``[0, 1]`` and holds:
 
 * ``p_hat_``: calibrated relevance estimates p̂(label | point), top-k per row;
-* :meth:`Teacher.soft_targets`: the LEVER targets ``λ·y + (1−λ)·p̂``.
+* :meth:`Teacher.soft_targets`: the LEVER targets ``λ·y + (1−λ)·p̂``;
+* :meth:`Teacher.predict`: scores of unseen rows, the kernel-weighted mean of
+  the soft targets of their ``k`` nearest training rows
+  (:mod:`graphvar.xmc.inductive`), so the teacher is a predictor on its own.
 
 Leave-one-out (``leave_one_out=True``, the default) is exact cross-fitting:
 the training rows are split into ``n_folds`` random folds and fold ``f`` is
@@ -133,6 +136,9 @@ class Teacher:
         ``auto``: cosine for scipy sparse features (TF-IDF), Euclidean for dense.
     backend : str, default="auto"
         k-NN search backend.
+    approximate : bool or "auto", default="auto"
+        Approximate k-NN search for the graph (:func:`graphvar.graph.knn_search`; ``"auto"``: from
+        200k dense points on the CPU); ``graph_info_`` holds its measured recall.
     leave_one_out : bool, default=True
         Exact out-of-sample estimates by ``n_folds`` cross-fitting (module docstring).
     n_folds : int, default=3
@@ -141,13 +147,14 @@ class Teacher:
         Map from scores to [0, 1]; ``"none"`` divides by the largest score.
     calibration_fraction : float, default=0.2
         Fraction of training rows whose estimates fit the calibration.
-    lam : float, default=0.5
-        LEVER mixing weight λ of the ground truth.
+    lam : float, default=0.0
+        LEVER mixing weight λ of the ground truth (0 with ``truth="one"``: true labels 1, extra labels p̂;
+        chosen on validation splits of Bibtex and Corel5k, ``docs/xmc.md``).
     threshold : float, default=0.0
         Minimum calibrated p̂ for an extra (non ground-truth) label in the soft targets.
     max_extra : int or None, default=None
         Most extra labels per row in the soft targets (LEVER's τ).
-    truth : {"mix", "one"}, default="mix"
+    truth : {"mix", "one"}, default="one"
         Target of ground-truth labels: ``λ + (1−λ)p̂`` or 1 (see :func:`lever_targets`).
     block_rows : int, default=8192
         Rows per sparse product block.
@@ -183,10 +190,10 @@ class Teacher:
 
     def __init__(self, *, k: int = 10, solver: str = "poisson", n_steps: int | str = 4, topk: int = 50,
                  amplification: float = 1.0, kernel: str = "gaussian", metric: str = "auto",
-                 backend: str = "auto", leave_one_out: bool = True, n_folds: int = 3,
+                 backend: str = "auto", approximate: bool | str = "auto", leave_one_out: bool = True, n_folds: int = 3,
                  calibration: str = "isotonic", calibration_fraction: float = 0.2,
-                 lam: float = 0.5, threshold: float = 0.0, max_extra: int | None = None,
-                 truth: str = "mix", block_rows: int = 8192, random_state: int = 0, device=None,
+                 lam: float = 0.0, threshold: float = 0.0, max_extra: int | None = None,
+                 truth: str = "one", block_rows: int = 8192, random_state: int = 0, device=None,
                  dtype=torch.float32, progress: bool = False):
         self.k = k
         self.solver = solver
@@ -196,6 +203,7 @@ class Teacher:
         self.kernel = kernel
         self.metric = metric
         self.backend = backend
+        self.approximate = approximate
         self.leave_one_out = leave_one_out
         self.n_folds = n_folds
         self.calibration = calibration
@@ -237,16 +245,19 @@ class Teacher:
         check_dtype(self.dtype)
         check_device(self.device)
 
+    def _metric(self, X) -> str:
+        if self.metric != "auto":
+            return self.metric
+        return "cosine" if sp.issparse(X) else "euclidean"
+
     def _build_graph(self, X):
         from ..graph import knn_graph
 
-        metric = self.metric
-        if metric == "auto":
-            metric = "cosine" if sp.issparse(X) else "euclidean"
+        metric = self._metric(X)
         if sp.issparse(X):
             X = sp.csr_matrix(X, dtype=np.float32)
         g = knn_graph(X, k=int(self.k), kernel=self.kernel, metric=metric, backend=self.backend,
-                      device=self.device, dtype=self.dtype)
+                      device=self.device, dtype=self.dtype, approximate=self.approximate)
         self.graph_info_ = dict(g.info)
         return g
 
@@ -387,6 +398,40 @@ class Teacher:
                              self.max_extra if max_extra == "default" else max_extra,
                              self.truth if truth is None else truth)
 
+    def predict(self, X, *, k: int | None = None, topk: int | None = None, exclude=None) -> sp.csr_matrix:
+        """Scores of new rows: the kernel-weighted mean of their nearest training rows' soft targets.
+
+        Parameters
+        ----------
+        X : scipy sparse or array of shape (m, D)
+            New rows, in the features the teacher was fitted on.
+        k : int, optional
+            Neighbours (default ``2 k``, as measured best on Corel5k's validation split).
+        topk : int, optional
+            Labels kept per row (default ``topk``).
+        exclude : int array of shape (m,), optional
+            The training row each of ``X`` is (it is dropped from its own neighbours): scores
+            training rows as if unseen, e.g. a validation split.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix of shape (m, L), float32, values in [0, 1]
+        """
+        self._check_fitted()
+        if self.X_ is None:
+            raise ValueError("predict() needs the training features; this teacher was fitted on a graph only.")
+        from .inductive import dense_rows, knn_scores
+
+        if getattr(self, "_X_dense", None) is None:
+            self._X_dense = dense_rows(self.X_)
+        if exclude is not None:
+            exclude = np.asarray(exclude, dtype=np.int64)
+            if exclude.shape != (X.shape[0],) or exclude.min(initial=0) < 0 or exclude.max(initial=0) >= self.Y_.shape[0]:
+                raise ValueError(f"exclude must hold one training row index per row of X ({X.shape[0]}).")
+        return knn_scores(X, self._X_dense, self.soft_targets(), k=2 * int(self.k) if k is None else k,
+                          kernel=self.kernel, metric=self._metric(self.X_),
+                          topk=int(self.topk) if topk is None else topk, exclude=exclude, device=self.device)
+
     def augmented(self, delta: float = 0.1):
         """LEVER's N+L training rows: training rows plus one row per label feature.
 
@@ -406,7 +451,7 @@ class Teacher:
 
     def get_params(self) -> dict[str, Any]:
         """Constructor parameters (for the manifest)."""
-        names = ("k", "solver", "n_steps", "topk", "amplification", "kernel", "metric", "backend",
+        names = ("k", "solver", "n_steps", "topk", "amplification", "kernel", "metric", "backend", "approximate",
                  "leave_one_out", "n_folds", "calibration", "calibration_fraction", "lam", "threshold",
                  "max_extra", "truth", "block_rows", "random_state")
         return {k: getattr(self, k) for k in names}
