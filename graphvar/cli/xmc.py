@@ -50,6 +50,8 @@ def _add_teacher_options(p):
     g.add_argument("--n-steps", type=_int_or_auto, default=4, help="propagation steps or 'auto' (default 4)")
     g.add_argument("--topk", type=int, default=50, help="labels kept per row (default 50)")
     g.add_argument("--amplification", type=float, default=1.0, help="vpoisson amplification a (default 1)")
+    g.add_argument("--source-weights", choices=("none", "propensity"), default="none",
+                   help="inject labels with inverse-propensity weights (propensity) or 1 (none, default)")
     g.add_argument("--metric", choices=("auto", "cosine", "euclidean"), default="auto")
     g.add_argument("--kernel", choices=("gaussian", "symgaussian", "uniform"), default="gaussian")
     g.add_argument("--lambda", dest="lam", type=float, default=0.0, help="LEVER weight of y (default 0)")
@@ -68,6 +70,7 @@ def _add_teacher_options(p):
 
 def _teacher_kwargs(a) -> dict:
     return dict(k=a.k, solver=a.solver, n_steps=a.n_steps, topk=a.topk, amplification=a.amplification,
+                source_weights=a.source_weights,
                 metric=a.metric, kernel=a.kernel, lam=a.lam, truth=a.truth, threshold=a.threshold, max_extra=a.max_extra,
                 leave_one_out=a.leave_one_out, n_folds=a.folds, calibration=a.calibration,
                 random_state=a.seed)

@@ -53,16 +53,18 @@ def _cmd_student(a) -> int:
     teacher = load_teacher(a.teacher) if a.teacher else None
     params = dict(epochs=a.epochs, lr=a.lr, batch_size=a.batch_size, weight_decay=a.weight_decay,
                   patience=a.patience)
-    student, info = fit_student(X, Y, teacher=teacher, fusion=not a.no_fusion, student_params=params,
+    student, info = fit_student(X, Y, teacher=teacher, distill=not a.no_distill, fusion=not a.no_fusion,
+                                label_rows=a.label_rows, student_params=params,
                                 validation_fraction=a.validation_fraction, max_p1_loss=a.max_p1_loss / 100,
                                 k=a.k, random_state=a.seed, progress=not a.quiet)
     save_student(a.out, student, info, teacher_dir=a.teacher, extra={"train": str(a.train), "test": str(a.test)})
     S = predict_scores(Xte, student=student, teacher=teacher, fusion_weight=info["fusion_weight"], k=a.k)
     _write_scores(Path(a.out) / "test_scores.npz", S)
     fused = f", fusion weight {info['fusion_weight']:g}" if info["fusion_weight"] is not None else ""
+    on = " on the teacher" if info["distilled"] else ""
     print(f"student: {X.shape[0] - info['validation_rows']} rows + {info['validation_rows']} validation, "
           f"best epoch {info['student_best_epoch']} of {info['student_epochs']}"
-          f"{' on the teacher' if teacher is not None else ''}{fused}; wrote model.json, student_weights.npz "
+          f"{on}{fused}; wrote model.json, student_weights.npz "
           f"and test_scores.npz ({S.shape[0]} rows) to {a.out}")
     return 0
 
@@ -93,6 +95,10 @@ def add_commands(sub) -> None:
     s.add_argument("--teacher", default=None, help="folder written by `graphvar xmc teacher` on the same TRAIN")
     s.add_argument("--out", required=True, help="output folder (model.json, student_weights.npz, test_scores.npz)")
     s.add_argument("--no-fusion", action="store_true", help="with --teacher: distillation only, no test-time fusion")
+    s.add_argument("--no-distill", action="store_true",
+                   help="with --teacher: train on the labels, use the teacher only for test-time fusion")
+    s.add_argument("--label-rows", action="store_true",
+                   help="add Gandalf label rows (label centroids, co-occurrence targets) to the training rows")
     s.add_argument("--epochs", type=positive_int, default=d.epochs, help=f"most epochs (default {d.epochs})")
     s.add_argument("--patience", type=positive_int, default=d.patience,
                    help=f"early-stopping patience in epochs (default {d.patience})")

@@ -74,7 +74,8 @@ def choose_fusion_weight(student_scores, teacher_scores, Y_val, inv_propensity, 
     return best["weight"], table
 
 
-def fit_student(X, Y, *, teacher=None, fusion: bool = True, student_params: dict | None = None,
+def fit_student(X, Y, *, teacher=None, distill: bool = True, fusion: bool = True, label_rows: bool = False,
+                student_params: dict | None = None,
                 validation_fraction: float = 0.1, max_p1_loss: float = 0.005, k: int = 50,
                 random_state: int = 0, progress: bool = False) -> tuple:
     """Train the student (and choose the fusion weight) on training rows ``(X, Y)``.
@@ -85,8 +86,14 @@ def fit_student(X, Y, *, teacher=None, fusion: bool = True, student_params: dict
         Training rows (raw features; normalised here) and binary labels.
     teacher : Teacher, optional
         Fitted on the same rows: the student learns its soft targets, and fusion is available.
+    distill : bool, default=True
+        Train on the teacher's soft targets (``False``: on ``Y``; the teacher only fuses).
     fusion : bool, default=True
         Choose a fusion weight (needs ``teacher``).
+    label_rows : bool, default=False
+        Add Gandalf's label rows to the student's training rows: one per label, its features the
+        label centroid (:func:`~graphvar.xmc.gandalf.label_centroid_features`), its targets the
+        co-occurrence soft labels (:func:`~graphvar.xmc.gandalf.gandalf_soft_labels`, δ = 0.1).
     student_params : dict, optional
         :class:`~graphvar.xmc.student.OneVsAllStudent` options.
     validation_fraction : float, default=0.1
@@ -110,11 +117,13 @@ def fit_student(X, Y, *, teacher=None, fusion: bool = True, student_params: dict
                          f"but the training file has {Y.shape[0]} and {Y.shape[1]}; fit it on the same file.")
     fit, val = validation_split(X.shape[0], validation_fraction, random_state)
     Xn = normalize(sp.csr_matrix(X, dtype=np.float32))
-    T = sp.csr_matrix(Y, dtype=np.float32) if teacher is None else teacher.soft_targets()
+    T = teacher.soft_targets() if teacher is not None and distill else sp.csr_matrix(Y, dtype=np.float32)
     params = {**(student_params or {}), "early_stopping": True}
     student = OneVsAllStudent(random_state=random_state, progress=progress, **params)
-    student.fit(Xn[fit], T[fit], validation=(Xn[val], T[val]))
-    info = {"validation_rows": int(val.size), "student_epochs": student.n_epochs_,
+    Xf, Tf = _with_label_rows(Xn[fit], T[fit], Y[fit]) if label_rows else (Xn[fit], T[fit])
+    student.fit(Xf, Tf, validation=(Xn[val], T[val]))
+    info = {"validation_rows": int(val.size), "distilled": teacher is not None and distill,
+            "label_rows": bool(label_rows), "student_epochs": student.n_epochs_,
             "student_best_epoch": student.best_epoch_, "stopped_early": student.stopped_early_,
             "fusion_weight": None, "fusion_table": None}
     if teacher is not None and fusion:
@@ -124,6 +133,16 @@ def fit_student(X, Y, *, teacher=None, fusion: bool = True, student_params: dict
                                         inverse_propensity(Y[fit]), max_p1_loss=max_p1_loss)
         info.update(fusion_weight=w, fusion_table=table)
     return student, info
+
+
+def _with_label_rows(X, T, Y):
+    """``[X; Z]`` and ``[T; S]`` over the labels seen in ``Y`` (Gandalf's label rows)."""
+    from .gandalf import gandalf_soft_labels, label_centroid_features
+
+    Z = label_centroid_features(X, Y)
+    S = gandalf_soft_labels(Y, delta=0.1)
+    seen = np.flatnonzero(np.diff(S.indptr) > 0)
+    return sp.vstack([X, Z[seen]], format="csr"), sp.vstack([T, S[seen]], format="csr")
 
 
 def predict_scores(X, *, student=None, teacher=None, fusion_weight: float | None = None, k: int = 50):

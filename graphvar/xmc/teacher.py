@@ -130,6 +130,10 @@ class Teacher:
         Labels kept per row at every step and in ``p_hat_``.
     amplification : float, default=1.0
         Variance amplification ``a`` (``vpoisson`` only).
+    source_weights : {"none", "propensity"}, default="none"
+        ``"propensity"``: label ``l`` is injected with weight ``1/p_l ÷ max 1/p`` (the inverse
+        propensity of :func:`graphvar.xmc.inverse_propensity`), so rare labels spread further
+        up the ranking; calibration still fits the ground truth.
     kernel : str, default="gaussian"
         Edge weights (see :func:`graphvar.graph.knn_graph`).
     metric : {"auto", "cosine", "euclidean"}, default="auto"
@@ -189,7 +193,7 @@ class Teacher:
     """
 
     def __init__(self, *, k: int = 10, solver: str = "poisson", n_steps: int | str = 4, topk: int = 50,
-                 amplification: float = 1.0, kernel: str = "gaussian", metric: str = "auto",
+                 amplification: float = 1.0, source_weights: str = "none", kernel: str = "gaussian", metric: str = "auto",
                  backend: str = "auto", approximate: bool | str = "auto", leave_one_out: bool = True, n_folds: int = 3,
                  calibration: str = "isotonic", calibration_fraction: float = 0.2,
                  lam: float = 0.0, threshold: float = 0.0, max_extra: int | None = None,
@@ -200,6 +204,7 @@ class Teacher:
         self.n_steps = n_steps
         self.topk = topk
         self.amplification = amplification
+        self.source_weights = source_weights
         self.kernel = kernel
         self.metric = metric
         self.backend = backend
@@ -240,6 +245,7 @@ class Teacher:
         check_float(self.threshold, "threshold", minimum=0.0, maximum=1.0)
         check_float(self.amplification, "amplification", minimum=0.0)
         check_choice(self.truth, "truth", ("mix", "one"))
+        check_choice(self.source_weights, "source_weights", ("none", "propensity"))
         for name in ("leave_one_out", "progress"):
             check_bool(getattr(self, name), name)
         check_dtype(self.dtype)
@@ -316,27 +322,7 @@ class Teacher:
                 raise ValueError(f"graph has {self.graph_.n_nodes} nodes but Y has {n} rows.")
         t1 = time.perf_counter()
         self.n_steps_ = self._resolve_steps(self.graph_)
-        rng = np.random.default_rng(self.random_state)
-        kw = dict(solver=self.solver, n_steps=self.n_steps_, topk=int(self.topk),
-                  amplification=self.amplification, block_rows=self.block_rows, progress=self.progress)
-        n_cal = max(1, int(round(self.calibration_fraction * n)))
-        cal_rows = np.sort(rng.choice(n, size=n_cal, replace=False))
-        self.calibration_rows_ = cal_rows
-        self.folds_ = None
-        if self.leave_one_out:
-            folds = rng.permutation(np.arange(n) % int(self.n_folds))
-            self.folds_ = folds
-            parts = []
-            for f in range(int(self.n_folds)):
-                U = propagate_topk(self.graph_, Y, sources=folds != f, desc=f"fold {f + 1}/{self.n_folds}", **kw)
-                parts.append(sp.diags((folds == f).astype(np.float32)) @ U)
-            scores = sp.csr_matrix(sum(parts[1:], parts[0]))
-            cal_scores = scores
-        else:
-            scores = propagate_topk(self.graph_, Y, desc="propagate", **kw)
-            src = np.ones(n, dtype=bool)
-            src[cal_rows] = False
-            cal_scores = propagate_topk(self.graph_, Y, sources=src, desc="calibration", **kw)
+        scores, cal_scores, cal_rows = self._cross_fit(Y)
         scores.eliminate_zeros()
         self.scores_ = sp.csr_matrix(scores, dtype=np.float32)
         t2 = time.perf_counter()
@@ -346,6 +332,38 @@ class Teacher:
         self.timings_ = {"graph_s": t1 - t0, "propagate_s": t2 - t1, "calibrate_s": t3 - t2,
                          "total_s": t3 - t0}
         return self
+
+    def _cross_fit(self, Y):
+        """``(scores, calibration scores, calibration rows)``: the fold propagations (or full + held-out)."""
+        n = Y.shape[0]
+        rng = np.random.default_rng(self.random_state)
+        kw = dict(solver=self.solver, n_steps=self.n_steps_, topk=int(self.topk),
+                  amplification=self.amplification, block_rows=self.block_rows, progress=self.progress)
+        n_cal = max(1, int(round(self.calibration_fraction * n)))
+        cal_rows = np.sort(rng.choice(n, size=n_cal, replace=False))
+        self.calibration_rows_ = cal_rows
+        self.folds_ = None
+        Y_src = Y
+        if self.source_weights == "propensity":
+            from .propensity import inverse_propensity
+
+            ip = inverse_propensity(Y)
+            Y_src = sp.csr_matrix(Y @ sp.diags((ip / ip.max()).astype(np.float32)))
+        if self.leave_one_out:
+            folds = rng.permutation(np.arange(n) % int(self.n_folds))
+            self.folds_ = folds
+            parts = []
+            for f in range(int(self.n_folds)):
+                U = propagate_topk(self.graph_, Y_src, sources=folds != f, desc=f"fold {f + 1}/{self.n_folds}", **kw)
+                parts.append(sp.diags((folds == f).astype(np.float32)) @ U)
+            scores = sp.csr_matrix(sum(parts[1:], parts[0]))
+            cal_scores = scores
+        else:
+            scores = propagate_topk(self.graph_, Y_src, desc="propagate", **kw)
+            src = np.ones(n, dtype=bool)
+            src[cal_rows] = False
+            cal_scores = propagate_topk(self.graph_, Y_src, sources=src, desc="calibration", **kw)
+        return scores, cal_scores, cal_rows
 
     def _fit_calibration(self, scores, Y, rows):
         S = sp.csr_matrix(scores[rows])
@@ -451,7 +469,7 @@ class Teacher:
 
     def get_params(self) -> dict[str, Any]:
         """Constructor parameters (for the manifest)."""
-        names = ("k", "solver", "n_steps", "topk", "amplification", "kernel", "metric", "backend", "approximate",
+        names = ("k", "solver", "n_steps", "topk", "amplification", "source_weights", "kernel", "metric", "backend", "approximate",
                  "leave_one_out", "n_folds", "calibration", "calibration_fraction", "lam", "threshold",
                  "max_extra", "truth", "block_rows", "random_state")
         return {k: getattr(self, k) for k in names}
