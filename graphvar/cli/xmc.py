@@ -187,7 +187,7 @@ def register(subparsers) -> None:
     d.add_argument("dataset", help="dataset folder with train.txt/test.txt, or a name (corel5k, bibtex)")
     d.add_argument("--seeds", type=int, default=3)
     d.add_argument("--epochs", type=int, default=200, help="most student epochs (early-stopped; default 200)")
-    d.add_argument("--lr", type=float, default=0.01)
+    d.add_argument("--lr", type=float, default=0.1)
     d.add_argument("--batch-size", type=int, default=256)
     d.add_argument("--weight-decay", type=float, default=0.0)
     d.add_argument("--delta", type=float, default=0.1, help="Gandalf threshold (default 0.1)")
