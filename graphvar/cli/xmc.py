@@ -189,7 +189,7 @@ def register(subparsers) -> None:
     d.add_argument("--epochs", type=int, default=200, help="most student epochs (early-stopped; default 200)")
     d.add_argument("--lr", type=float, default=0.1)
     d.add_argument("--batch-size", type=int, default=256)
-    d.add_argument("--weight-decay", type=float, default=0.0)
+    d.add_argument("--weight-decay", type=float, default=1e-5)
     d.add_argument("--delta", type=float, default=0.1, help="Gandalf threshold (default 0.1)")
     d.add_argument("--json", default=None, help="write the per-seed results here")
     d.add_argument("--quiet", action="store_true")
