@@ -228,6 +228,38 @@ def xmc_section() -> list[str]:
                 f"### `xmc_tune_{ds}.json` (validation, one knob at a time)", "", xmc.tune_markdown(_rec(f"xmc_tune_{ds}")), ""]
     out += ["### `xmc_bench_teacher.json` — teacher fit + export at scale (synthetic power-law data)", "",
             teacher.render(_rec("xmc_bench_teacher")), ""]
+    return out + xmc_loop_section()
+
+
+def xmc_loop_section() -> list[str]:
+    """The teacher–student loop through the CLI (``benchmarks/xmc_loop.py``), where its records exist."""
+    loop, teacher = _script("xmc_loop"), _script("bench_teacher")
+    out = ["## XMC: the teacher–student loop through the CLI (`benchmarks/xmc_loop.py`)", "",
+           "Test set, %, mean ± std over seeds; student early-stopped on 10 % of train; fusion weight chosen "
+           "on the same rows. Details: [xmc.md](xmc.md).", ""]
+    for ds in ("bibtex", "corel5k", "tmc2007"):
+        if (RESULTS / f"xmc_loop_{ds}.json").exists():
+            rec = _rec(f"xmc_loop_{ds}")
+            out += [f"### `xmc_loop_{ds}.json` ({len(rec['seeds'])} seeds; {_load(rec)})", "", loop.markdown(rec), "",
+                    "Commands (seed 0):", "", loop.commands_markdown(rec), ""]
+    if (RESULTS / "xmc_loop_variants.json").exists():
+        rec = _rec("xmc_loop_variants")
+        for ds, summ in rec["summary"].items():
+            out += [f"### `xmc_loop_variants.json` — {ds}, validation split ({len(rec['seeds'])} seed)", "",
+                    loop.markdown({"summary": summ}), ""]
+    if (RESULTS / "xmc_loop_tune.json").exists():
+        rec = _rec("xmc_loop_tune")
+        out += ["### `xmc_loop_tune.json` — student learning rate and weight decay, validation P@1", "",
+                "| lr, weight decay | " + " | ".join(rec["datasets"]) + " | mean |",
+                "|---|" + "---:|" * (len(rec["datasets"]) + 1)]
+        for key, mean in rec["mean_validation_P@1"].items():
+            vals = [next(t["metrics"]["P@1"] for t in rec["table"]
+                         if t["dataset"] == d and f"lr={t['lr']} wd={t['weight_decay']:g}" == key) for d in rec["datasets"]]
+            out.append(f"| {key} | " + " | ".join(f"{v:.2f}" for v in vals) + f" | {mean:.2f} |")
+        out += ["", f"Chosen: {rec['chosen']} ({rec['rule']}).", ""]
+    for stem in ("xmc_bench_teacher_100000x100000_approx", "xmc_bench_teacher_approx"):
+        if (RESULTS / f"{stem}.json").exists():
+            out += [f"### `{stem}.json` — teacher with the approximate k-NN graph", "", teacher.render(_rec(stem)), ""]
     return out
 
 

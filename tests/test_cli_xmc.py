@@ -121,3 +121,52 @@ def test_demo_unknown_dataset_is_a_clear_error(tmp_path, monkeypatch):
 def test_xmc_without_subcommand_prints_help(capsys):
     assert main(["xmc"]) == 2
     assert "teacher" in capsys.readouterr().out
+
+
+def test_student_predict_evaluate_loop(tmp_path, capsys):
+    """teacher -> student --teacher -> evaluate, and predict reproduces the student's test scores."""
+    _tiny_dataset(tmp_path / "ds")
+    tr, te = str(tmp_path / "ds" / "train.txt"), str(tmp_path / "ds" / "test.txt")
+    assert main(["xmc", "teacher", "--train", tr, "--out", str(tmp_path / "t"), "--k", "5", "--quiet"]) == 0
+    for name, extra in (("s0", []), ("s1", ["--teacher", str(tmp_path / "t")])):
+        assert main(["xmc", "student", "--train", tr, "--test", te, "--out", str(tmp_path / name), "--lr", "0.05",
+                     "--quiet", *extra]) == 0
+        man = json.loads((tmp_path / name / "model.json").read_text())
+        assert man["validation_rows"] == 16 and man["student_epochs"] >= man["student_best_epoch"] >= 1
+        S = load_npz(tmp_path / name / "test_scores.npz")
+        assert S.shape == (40, 12)
+        assert main(["xmc", "predict", "--model", str(tmp_path / name), "--test", te,
+                     "--out", str(tmp_path / f"{name}.npz")]) == 0
+        np.testing.assert_allclose(load_npz(tmp_path / f"{name}.npz").toarray(), S.toarray(), atol=1e-6)
+        capsys.readouterr()
+        assert main(["xmc", "evaluate", "--scores", str(tmp_path / name / "test_scores.npz"), "--test", te,
+                     "--train", tr, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["P@1"] > 0.6  # the clusters are easy
+    assert man["fusion_weight"] is not None and man["teacher_dir"] == str((tmp_path / "t").resolve())
+    assert main(["xmc", "predict", "--model", str(tmp_path / "t"), "--test", te, "--out", str(tmp_path / "t.txt")]) == 0
+    assert read_lf(tmp_path / "t.txt").shape == (40, 12)
+
+
+@pytest.mark.parametrize("case", ["blank", "bad_token", "no_teacher", "bad_option"])
+def test_user_errors_are_one_line_with_exit_2(tmp_path, capsys, case):
+    from graphvar.cli import main as cli_main
+
+    _tiny_dataset(tmp_path / "ds")
+    tr, te = tmp_path / "ds" / "train.txt", str(tmp_path / "ds" / "test.txt")
+    lines = tr.read_text().splitlines(keepends=True)
+    args = ["xmc", "student", "--train", str(tr), "--test", te, "--out", str(tmp_path / "s"), "--quiet"]
+    if case == "blank":
+        tr.write_text("".join(lines[:5] + ["\n"] + lines[5:-1]))
+        want = f"graphvar xmc student: {tr}: line 6: empty line"
+    elif case == "bad_token":
+        tr.write_text("".join(lines[:3] + ["0 3:x\n"] + lines[4:]))
+        want = f"graphvar xmc student: {tr}: line 4:"
+    elif case == "no_teacher":
+        args += ["--teacher", str(tmp_path / "missing")]
+        want = "graphvar xmc student: "
+    else:
+        args += ["--epochs", "0"]
+        want = "graphvar xmc student: argument --epochs"
+    assert cli_main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(want) and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -22,7 +22,7 @@ def _separable(n=400, L=6, D=20, seed=0):
 
 def test_learns_a_separable_problem():
     X, Y, lab = _separable()
-    st = OneVsAllStudent(epochs=6, lr=0.1, batch_size=100).fit(X, Y)
+    st = OneVsAllStudent(epochs=6, lr=0.1, batch_size=100, early_stopping=False).fit(X, Y)
     top = st.predict_topk(X, k=1)
     assert np.mean(top.indices == lab) > 0.95
     assert st.loss_curve_[-1] < st.loss_curve_[0]
@@ -34,14 +34,14 @@ def test_soft_targets_are_the_bce_minimiser():
     n, L = 200, 4
     T = sp.csr_matrix(rng.random((n, L)) * (rng.random((n, L)) < 0.7))
     X = sp.csr_matrix(np.ones((n, 1)))
-    st = OneVsAllStudent(epochs=300, lr=0.05, batch_size=n).fit(X, T)
+    st = OneVsAllStudent(epochs=300, lr=0.05, batch_size=n, early_stopping=False).fit(X, T)
     prob = 1 / (1 + np.exp(-st.decision_function(X)[0]))
     np.testing.assert_allclose(prob, T.toarray().mean(0), atol=2e-3)
 
 
 def test_predict_topk_matches_argsort_of_logits():
     X, Y, _ = _separable(n=100, L=8, D=12, seed=2)
-    st = OneVsAllStudent(epochs=3).fit(X, Y)
+    st = OneVsAllStudent(epochs=3, early_stopping=False).fit(X, Y)
     logits = st.decision_function(X)
     top = st.predict_topk(X, k=3)
     assert np.all(np.diff(top.indptr) == 3)
@@ -55,10 +55,10 @@ def test_predict_topk_matches_argsort_of_logits():
 
 def test_seeded_and_dense_input_agree():
     X, Y, _ = _separable(n=120, seed=3)
-    a = OneVsAllStudent(epochs=2, random_state=7).fit(X, Y)
-    b = OneVsAllStudent(epochs=2, random_state=7).fit(X.toarray(), Y)
+    a = OneVsAllStudent(epochs=2, random_state=7, early_stopping=False).fit(X, Y)
+    b = OneVsAllStudent(epochs=2, random_state=7, early_stopping=False).fit(X.toarray(), Y)
     np.testing.assert_allclose(a.weight_.numpy(), b.weight_.numpy(), atol=1e-5)
-    c = OneVsAllStudent(epochs=2, random_state=8).fit(X, Y)
+    c = OneVsAllStudent(epochs=2, random_state=8, early_stopping=False).fit(X, Y)
     assert not np.allclose(a.weight_.numpy(), c.weight_.numpy())
 
 
@@ -74,7 +74,7 @@ def test_validation_errors():
         OneVsAllStudent().fit(X, Y.toarray())
     with pytest.raises(NotFittedError, match="not fitted"):
         OneVsAllStudent().predict_topk(X)
-    st = OneVsAllStudent(epochs=1).fit(X, Y)
+    st = OneVsAllStudent(epochs=1, early_stopping=False).fit(X, Y)
     with pytest.raises(ValueError, match="features"):
         st.predict_topk(X[:, :5])
     with pytest.raises(ValueError, match="k must"):

@@ -230,7 +230,7 @@ def test_export_writes_npz_lf_and_manifest(tmp_path):
 
     X, Y = _clustered(n=100, L=20)
     Z = np.random.default_rng(0).normal(size=(20, X.shape[1]))
-    t = Teacher(n_steps=2, topk=5, lam=0.4).fit(X, Y, label_features=Z, graph=_sklearn_graph(X))
+    t = Teacher(n_steps=2, topk=5, lam=0.4, truth="mix").fit(X, Y, label_features=Z, graph=_sklearn_graph(X))
     man = export_teacher(t, tmp_path, extra={"train": "synthetic"})
     np.testing.assert_allclose(load_npz(tmp_path / "teacher_phat.npz").toarray(), t.p_hat_.toarray())
     np.testing.assert_allclose(read_lf(tmp_path / "teacher_phat.txt").toarray(), t.p_hat_.toarray(), rtol=1e-6)
@@ -242,6 +242,9 @@ def test_export_writes_npz_lf_and_manifest(tmp_path):
     on_disk = json.loads((tmp_path / "manifest.json").read_text())
     assert on_disk == man
     assert on_disk["params"]["lam"] == 0.4 and on_disk["calibration"]["method"] == "isotonic"
+    assert on_disk["soft_targets"]["formula"] == "lam*y + (1-lam)*p_hat"
+    t.truth = "one"  # the manifest records the formula actually used
+    assert export_teacher(t, tmp_path / "one")["soft_targets"]["formula"] == "y + (1-lam)*p_hat on labels outside y"
     assert "loadavg" in on_disk["environment"]["machine"] and on_disk["extra"]["train"] == "synthetic"
 
 

@@ -1,10 +1,12 @@
-"""``graphvar xmc``: export a graph teacher, evaluate scores, run the XMC demo.
+"""``graphvar xmc``: export a graph teacher, train a student, predict, evaluate scores, run the XMC demo.
 
 Examples
 --------
 ::
 
-    graphvar xmc teacher --train train.txt --out teacher/ --k 10 --topk 50 --lambda 0.5
+    graphvar xmc teacher --train train.txt --out teacher/ --k 10 --topk 50
+    graphvar xmc student --train train.txt --test test.txt --teacher teacher/ --out student/
+    graphvar xmc predict --model student/ --test test.txt --out scores.npz
     graphvar xmc evaluate --scores scores.npz --test test.txt --train train.txt
     graphvar xmc demo corel5k --seeds 3 --json results.json
 """
@@ -48,10 +50,12 @@ def _add_teacher_options(p):
     g.add_argument("--n-steps", type=_int_or_auto, default=4, help="propagation steps or 'auto' (default 4)")
     g.add_argument("--topk", type=int, default=50, help="labels kept per row (default 50)")
     g.add_argument("--amplification", type=float, default=1.0, help="vpoisson amplification a (default 1)")
+    g.add_argument("--source-weights", choices=("none", "propensity"), default="none",
+                   help="inject labels with inverse-propensity weights (propensity) or 1 (none, default)")
     g.add_argument("--metric", choices=("auto", "cosine", "euclidean"), default="auto")
     g.add_argument("--kernel", choices=("gaussian", "symgaussian", "uniform"), default="gaussian")
-    g.add_argument("--lambda", dest="lam", type=float, default=0.5, help="LEVER weight of y (default 0.5)")
-    g.add_argument("--truth", choices=("mix", "one"), default="mix",
+    g.add_argument("--lambda", dest="lam", type=float, default=0.0, help="LEVER weight of y (default 0)")
+    g.add_argument("--truth", choices=("mix", "one"), default="one",
                    help="target of true labels: lam + (1-lam) p̂ (mix, LEVER Eq. 6) or 1 (one, LEVER's code)")
     g.add_argument("--threshold", type=float, default=0.0, help="min p̂ of extra labels in the soft targets")
     g.add_argument("--max-extra", type=int, default=None, help="most extra labels per row (LEVER's tau)")
@@ -66,6 +70,7 @@ def _add_teacher_options(p):
 
 def _teacher_kwargs(a) -> dict:
     return dict(k=a.k, solver=a.solver, n_steps=a.n_steps, topk=a.topk, amplification=a.amplification,
+                source_weights=a.source_weights,
                 metric=a.metric, kernel=a.kernel, lam=a.lam, truth=a.truth, threshold=a.threshold, max_extra=a.max_extra,
                 leave_one_out=a.leave_one_out, n_folds=a.folds, calibration=a.calibration,
                 random_state=a.seed)
@@ -149,8 +154,10 @@ def _cmd_demo(a) -> int:
 
 
 def register(subparsers) -> None:
-    """Add ``graphvar xmc {teacher,evaluate,demo}``."""
-    p = subparsers.add_parser("xmc", help="XMC teacher export, evaluation and demo",
+    """Add ``graphvar xmc {teacher,student,predict,evaluate,demo}``."""
+    from .xmc_student import add_commands
+
+    p = subparsers.add_parser("xmc", help="XMC teacher export, student, prediction, evaluation and demo",
                               description="Extreme multi-label classification with a graph teacher.")
     sub = p.add_subparsers(dest="xmc_command", metavar="XMC_COMMAND")
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
@@ -164,6 +171,7 @@ def register(subparsers) -> None:
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_teacher_options(t)
     t.set_defaults(func=_cmd_teacher)
+    add_commands(sub)
 
     e = sub.add_parser("evaluate", help="P@k, PSP@k, nDCG@k, coverage@k of a score matrix")
     e.add_argument("--scores", required=True, help="scores (.npz CSR or LF text), one row per test point")
@@ -178,10 +186,10 @@ def register(subparsers) -> None:
     d = sub.add_parser("demo", help="student vs student + graph teacher vs student + Gandalf")
     d.add_argument("dataset", help="dataset folder with train.txt/test.txt, or a name (corel5k, bibtex)")
     d.add_argument("--seeds", type=int, default=3)
-    d.add_argument("--epochs", type=int, default=20)
-    d.add_argument("--lr", type=float, default=0.01)
+    d.add_argument("--epochs", type=int, default=200, help="most student epochs (early-stopped; default 200)")
+    d.add_argument("--lr", type=float, default=0.1)
     d.add_argument("--batch-size", type=int, default=256)
-    d.add_argument("--weight-decay", type=float, default=0.0)
+    d.add_argument("--weight-decay", type=float, default=1e-5)
     d.add_argument("--delta", type=float, default=0.1, help="Gandalf threshold (default 0.1)")
     d.add_argument("--json", default=None, help="write the per-seed results here")
     d.add_argument("--quiet", action="store_true")

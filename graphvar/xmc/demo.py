@@ -29,8 +29,9 @@ __all__ = ["resolve_dataset", "load_xmc_dataset", "run_demo", "summarize", "mark
 
 ROWS = ("student", "student + graph teacher", "student + Gandalf")
 METRIC_KEYS = ("P@1", "P@3", "P@5", "PSP@1", "PSP@3", "PSP@5", "nDCG@5", "coverage@5")
-DEFAULT_TEACHER = dict(k=10, solver="poisson", n_steps=4, topk=50, lam=0.5, threshold=0.0, max_extra=None)
-DEFAULT_STUDENT = dict(epochs=20, lr=0.01, batch_size=256, weight_decay=0.0)
+DEFAULT_TEACHER = dict(k=10, solver="poisson", n_steps=4, topk=50, lam=0.0, truth="one", threshold=0.0,
+                       max_extra=None)
+DEFAULT_STUDENT = dict(epochs=200, lr=0.1, batch_size=256, weight_decay=1e-5)
 
 
 def resolve_dataset(name_or_dir) -> Path:

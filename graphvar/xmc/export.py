@@ -10,6 +10,9 @@ Files written into ``out_dir``:
 ``augmented_X.npz``, ``augmented_targets.npz`` / ``.txt`` (with label features)
     LEVER's N+L rows: training rows followed by one row per label, the label
     rows carrying Gandalf co-occurrence targets.
+``train_X.npz`` (or ``.npy``), ``train_Y.npz``
+    The training features and labels, so that :func:`load_teacher` gives a
+    teacher that scores new rows (:meth:`Teacher.predict`).
 ``manifest.json``
     Every parameter, the graph info, calibration, shapes, nnz, timings, versions.
 """
@@ -25,7 +28,7 @@ import scipy.sparse as sp
 
 from ..provenance import provenance
 
-__all__ = ["export_teacher"]
+__all__ = ["export_teacher", "load_teacher"]
 
 
 def _jsonable(v):
@@ -53,6 +56,57 @@ def _write_pair(out: Path, stem: str, M: sp.csr_matrix, formats) -> dict:
         write_lf(out / f"{stem}.txt", M)
         files[f"{stem}.txt"] = {"shape": list(M.shape), "nnz": int(M.nnz), "format": "LF (N L header, label:value)"}
     return files
+
+
+def _write_training_rows(out: Path, teacher) -> dict:
+    from .formats import save_npz
+
+    X = teacher.X_
+    if X is None:
+        return {}
+    if sp.issparse(X):
+        save_npz(out / "train_X.npz", sp.csr_matrix(X))
+        name = "train_X.npz"
+    else:
+        np.save(out / "train_X.npy", np.asarray(X))
+        name = "train_X.npy"
+    save_npz(out / "train_Y.npz", teacher.Y_)
+    return {name: {"shape": list(X.shape)}, "train_Y.npz": {"shape": list(teacher.Y_.shape)}}
+
+
+def load_teacher(directory):
+    """A teacher exported by :func:`export_teacher`, ready for ``soft_targets()`` and ``predict()``.
+
+    The graph and the calibration map are not stored: the loaded teacher holds the
+    training rows, p̂ and its parameters, enough to give soft targets and score new rows.
+    """
+    from .formats import load_npz
+    from .teacher import Teacher
+
+    d = Path(directory)
+    man_path = d / "manifest.json"
+    if not man_path.is_file():
+        raise FileNotFoundError(f"{d}: no manifest.json; pass a folder written by `graphvar xmc teacher`.")
+    with open(man_path) as fh:
+        man = json.load(fh)
+    if man.get("kind") != "graphvar.xmc.Teacher":
+        raise ValueError(f"{man_path}: kind is {man.get('kind')!r}, not a graphvar teacher.")
+    x_path = d / "train_X.npz" if (d / "train_X.npz").is_file() else d / "train_X.npy"
+    if not x_path.is_file() or not (d / "train_Y.npz").is_file():
+        raise FileNotFoundError(f"{d}: no train_X/train_Y files; re-export the teacher with this version.")
+    known = set(Teacher().get_params())
+    teacher = Teacher(**{k: v for k, v in man["params"].items() if k in known})
+    teacher.X_ = load_npz(x_path) if x_path.suffix == ".npz" else np.load(x_path)
+    teacher.Y_ = load_npz(d / "train_Y.npz")
+    if (d / "teacher_phat.npz").is_file():
+        teacher.p_hat_ = load_npz(d / "teacher_phat.npz")
+    else:
+        from .formats import read_lf
+
+        teacher.p_hat_ = read_lf(d / "teacher_phat.txt")
+    teacher.label_features_ = None
+    teacher.manifest_ = man
+    return teacher
 
 
 def export_teacher(teacher, out_dir, formats=("npz", "lf"), delta: float = 0.1, extra: dict | None = None) -> dict:
@@ -96,6 +150,7 @@ def export_teacher(teacher, out_dir, formats=("npz", "lf"), delta: float = 0.1, 
             np.save(out / "augmented_X.npy", X_aug)
         files["augmented_X" + (".npz" if sp.issparse(X_aug) else ".npy")] = {"shape": list(X_aug.shape)}
         files.update(_write_pair(out, "augmented_targets", T_aug, formats))
+    files.update(_write_training_rows(out, teacher))
     t_write = time.perf_counter() - t0
     Y = teacher.Y_
     manifest = {
@@ -110,7 +165,8 @@ def export_teacher(teacher, out_dir, formats=("npz", "lf"), delta: float = 0.1, 
         "leave_one_out": ("exact cross-fitting: each row estimated by a propagation whose sources "
                           f"exclude its fold ({teacher.n_folds} folds)") if teacher.leave_one_out
         else "none: estimates include each row's own labels",
-        "soft_targets": {"formula": "lam*y + (1-lam)*p_hat", "lam": teacher.lam,
+        "soft_targets": {"formula": ("y + (1-lam)*p_hat on labels outside y" if teacher.truth == "one"
+                                     else "lam*y + (1-lam)*p_hat"), "truth": teacher.truth, "lam": teacher.lam,
                          "threshold": teacher.threshold, "max_extra": teacher.max_extra},
         "gandalf_delta": delta if teacher.label_features_ is not None else None,
         "files": files,

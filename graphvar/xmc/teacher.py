@@ -5,7 +5,10 @@ propagates the label matrix with :func:`graphvar.xmc.propagation.propagate_topk`
 (the engine's step kernel, top-k per row at every step, on ``device``), calibrates the scores to ``[0, 1]`` and holds:
 
 * ``p_hat_``: calibrated relevance estimates p̂(label | point), top-k per row;
-* :meth:`Teacher.soft_targets`: the LEVER targets ``λ·y + (1−λ)·p̂``.
+* :meth:`Teacher.soft_targets`: the LEVER targets ``λ·y + (1−λ)·p̂``;
+* :meth:`Teacher.predict`: scores of unseen rows, the kernel-weighted mean of
+  the soft targets of their ``k`` nearest training rows
+  (:mod:`graphvar.xmc.inductive`), so the teacher is a predictor on its own.
 
 Leave-one-out (``leave_one_out=True``, the default) is exact cross-fitting:
 the training rows are split into ``n_folds`` random folds and fold ``f`` is
@@ -127,12 +130,19 @@ class Teacher:
         Labels kept per row at every step and in ``p_hat_``.
     amplification : float, default=1.0
         Variance amplification ``a`` (``vpoisson`` only).
+    source_weights : {"none", "propensity"}, default="none"
+        ``"propensity"``: label ``l`` is injected with weight ``1/p_l ÷ max 1/p`` (the inverse
+        propensity of :func:`graphvar.xmc.inverse_propensity`), so rare labels spread further
+        up the ranking; calibration still fits the ground truth.
     kernel : str, default="gaussian"
         Edge weights (see :func:`graphvar.graph.knn_graph`).
     metric : {"auto", "cosine", "euclidean"}, default="auto"
         ``auto``: cosine for scipy sparse features (TF-IDF), Euclidean for dense.
     backend : str, default="auto"
         k-NN search backend.
+    approximate : bool or "auto", default="auto"
+        Approximate k-NN search for the graph (:func:`graphvar.graph.knn_search`; ``"auto"``: from
+        200k dense points on the CPU); ``graph_info_`` holds its measured recall.
     leave_one_out : bool, default=True
         Exact out-of-sample estimates by ``n_folds`` cross-fitting (module docstring).
     n_folds : int, default=3
@@ -141,13 +151,14 @@ class Teacher:
         Map from scores to [0, 1]; ``"none"`` divides by the largest score.
     calibration_fraction : float, default=0.2
         Fraction of training rows whose estimates fit the calibration.
-    lam : float, default=0.5
-        LEVER mixing weight λ of the ground truth.
+    lam : float, default=0.0
+        LEVER mixing weight λ of the ground truth (0 with ``truth="one"``: true labels 1, extra labels p̂;
+        chosen on validation splits of Bibtex and Corel5k, ``docs/xmc.md``).
     threshold : float, default=0.0
         Minimum calibrated p̂ for an extra (non ground-truth) label in the soft targets.
     max_extra : int or None, default=None
         Most extra labels per row in the soft targets (LEVER's τ).
-    truth : {"mix", "one"}, default="mix"
+    truth : {"mix", "one"}, default="one"
         Target of ground-truth labels: ``λ + (1−λ)p̂`` or 1 (see :func:`lever_targets`).
     block_rows : int, default=8192
         Rows per sparse product block.
@@ -182,20 +193,22 @@ class Teacher:
     """
 
     def __init__(self, *, k: int = 10, solver: str = "poisson", n_steps: int | str = 4, topk: int = 50,
-                 amplification: float = 1.0, kernel: str = "gaussian", metric: str = "auto",
-                 backend: str = "auto", leave_one_out: bool = True, n_folds: int = 3,
+                 amplification: float = 1.0, source_weights: str = "none", kernel: str = "gaussian", metric: str = "auto",
+                 backend: str = "auto", approximate: bool | str = "auto", leave_one_out: bool = True, n_folds: int = 3,
                  calibration: str = "isotonic", calibration_fraction: float = 0.2,
-                 lam: float = 0.5, threshold: float = 0.0, max_extra: int | None = None,
-                 truth: str = "mix", block_rows: int = 8192, random_state: int = 0, device=None,
+                 lam: float = 0.0, threshold: float = 0.0, max_extra: int | None = None,
+                 truth: str = "one", block_rows: int = 8192, random_state: int = 0, device=None,
                  dtype=torch.float32, progress: bool = False):
         self.k = k
         self.solver = solver
         self.n_steps = n_steps
         self.topk = topk
         self.amplification = amplification
+        self.source_weights = source_weights
         self.kernel = kernel
         self.metric = metric
         self.backend = backend
+        self.approximate = approximate
         self.leave_one_out = leave_one_out
         self.n_folds = n_folds
         self.calibration = calibration
@@ -232,21 +245,25 @@ class Teacher:
         check_float(self.threshold, "threshold", minimum=0.0, maximum=1.0)
         check_float(self.amplification, "amplification", minimum=0.0)
         check_choice(self.truth, "truth", ("mix", "one"))
+        check_choice(self.source_weights, "source_weights", ("none", "propensity"))
         for name in ("leave_one_out", "progress"):
             check_bool(getattr(self, name), name)
         check_dtype(self.dtype)
         check_device(self.device)
 
+    def _metric(self, X) -> str:
+        if self.metric != "auto":
+            return self.metric
+        return "cosine" if sp.issparse(X) else "euclidean"
+
     def _build_graph(self, X):
         from ..graph import knn_graph
 
-        metric = self.metric
-        if metric == "auto":
-            metric = "cosine" if sp.issparse(X) else "euclidean"
+        metric = self._metric(X)
         if sp.issparse(X):
             X = sp.csr_matrix(X, dtype=np.float32)
         g = knn_graph(X, k=int(self.k), kernel=self.kernel, metric=metric, backend=self.backend,
-                      device=self.device, dtype=self.dtype)
+                      device=self.device, dtype=self.dtype, approximate=self.approximate)
         self.graph_info_ = dict(g.info)
         return g
 
@@ -305,27 +322,7 @@ class Teacher:
                 raise ValueError(f"graph has {self.graph_.n_nodes} nodes but Y has {n} rows.")
         t1 = time.perf_counter()
         self.n_steps_ = self._resolve_steps(self.graph_)
-        rng = np.random.default_rng(self.random_state)
-        kw = dict(solver=self.solver, n_steps=self.n_steps_, topk=int(self.topk),
-                  amplification=self.amplification, block_rows=self.block_rows, progress=self.progress)
-        n_cal = max(1, int(round(self.calibration_fraction * n)))
-        cal_rows = np.sort(rng.choice(n, size=n_cal, replace=False))
-        self.calibration_rows_ = cal_rows
-        self.folds_ = None
-        if self.leave_one_out:
-            folds = rng.permutation(np.arange(n) % int(self.n_folds))
-            self.folds_ = folds
-            parts = []
-            for f in range(int(self.n_folds)):
-                U = propagate_topk(self.graph_, Y, sources=folds != f, desc=f"fold {f + 1}/{self.n_folds}", **kw)
-                parts.append(sp.diags((folds == f).astype(np.float32)) @ U)
-            scores = sp.csr_matrix(sum(parts[1:], parts[0]))
-            cal_scores = scores
-        else:
-            scores = propagate_topk(self.graph_, Y, desc="propagate", **kw)
-            src = np.ones(n, dtype=bool)
-            src[cal_rows] = False
-            cal_scores = propagate_topk(self.graph_, Y, sources=src, desc="calibration", **kw)
+        scores, cal_scores, cal_rows = self._cross_fit(Y)
         scores.eliminate_zeros()
         self.scores_ = sp.csr_matrix(scores, dtype=np.float32)
         t2 = time.perf_counter()
@@ -335,6 +332,38 @@ class Teacher:
         self.timings_ = {"graph_s": t1 - t0, "propagate_s": t2 - t1, "calibrate_s": t3 - t2,
                          "total_s": t3 - t0}
         return self
+
+    def _cross_fit(self, Y):
+        """``(scores, calibration scores, calibration rows)``: the fold propagations (or full + held-out)."""
+        n = Y.shape[0]
+        rng = np.random.default_rng(self.random_state)
+        kw = dict(solver=self.solver, n_steps=self.n_steps_, topk=int(self.topk),
+                  amplification=self.amplification, block_rows=self.block_rows, progress=self.progress)
+        n_cal = max(1, int(round(self.calibration_fraction * n)))
+        cal_rows = np.sort(rng.choice(n, size=n_cal, replace=False))
+        self.calibration_rows_ = cal_rows
+        self.folds_ = None
+        Y_src = Y
+        if self.source_weights == "propensity":
+            from .propensity import inverse_propensity
+
+            ip = inverse_propensity(Y)
+            Y_src = sp.csr_matrix(Y @ sp.diags((ip / ip.max()).astype(np.float32)))
+        if self.leave_one_out:
+            folds = rng.permutation(np.arange(n) % int(self.n_folds))
+            self.folds_ = folds
+            parts = []
+            for f in range(int(self.n_folds)):
+                U = propagate_topk(self.graph_, Y_src, sources=folds != f, desc=f"fold {f + 1}/{self.n_folds}", **kw)
+                parts.append(sp.diags((folds == f).astype(np.float32)) @ U)
+            scores = sp.csr_matrix(sum(parts[1:], parts[0]))
+            cal_scores = scores
+        else:
+            scores = propagate_topk(self.graph_, Y_src, desc="propagate", **kw)
+            src = np.ones(n, dtype=bool)
+            src[cal_rows] = False
+            cal_scores = propagate_topk(self.graph_, Y_src, sources=src, desc="calibration", **kw)
+        return scores, cal_scores, cal_rows
 
     def _fit_calibration(self, scores, Y, rows):
         S = sp.csr_matrix(scores[rows])
@@ -387,6 +416,40 @@ class Teacher:
                              self.max_extra if max_extra == "default" else max_extra,
                              self.truth if truth is None else truth)
 
+    def predict(self, X, *, k: int | None = None, topk: int | None = None, exclude=None) -> sp.csr_matrix:
+        """Scores of new rows: the kernel-weighted mean of their nearest training rows' soft targets.
+
+        Parameters
+        ----------
+        X : scipy sparse or array of shape (m, D)
+            New rows, in the features the teacher was fitted on.
+        k : int, optional
+            Neighbours (default ``2 k``, as measured best on Corel5k's validation split).
+        topk : int, optional
+            Labels kept per row (default ``topk``).
+        exclude : int array of shape (m,), optional
+            The training row each of ``X`` is (it is dropped from its own neighbours): scores
+            training rows as if unseen, e.g. a validation split.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix of shape (m, L), float32, values in [0, 1]
+        """
+        self._check_fitted()
+        if self.X_ is None:
+            raise ValueError("predict() needs the training features; this teacher was fitted on a graph only.")
+        from .inductive import dense_rows, knn_scores
+
+        if getattr(self, "_X_dense", None) is None:
+            self._X_dense = dense_rows(self.X_)
+        if exclude is not None:
+            exclude = np.asarray(exclude, dtype=np.int64)
+            if exclude.shape != (X.shape[0],) or exclude.min(initial=0) < 0 or exclude.max(initial=0) >= self.Y_.shape[0]:
+                raise ValueError(f"exclude must hold one training row index per row of X ({X.shape[0]}).")
+        return knn_scores(X, self._X_dense, self.soft_targets(), k=2 * int(self.k) if k is None else k,
+                          kernel=self.kernel, metric=self._metric(self.X_),
+                          topk=int(self.topk) if topk is None else topk, exclude=exclude, device=self.device)
+
     def augmented(self, delta: float = 0.1):
         """LEVER's N+L training rows: training rows plus one row per label feature.
 
@@ -406,7 +469,7 @@ class Teacher:
 
     def get_params(self) -> dict[str, Any]:
         """Constructor parameters (for the manifest)."""
-        names = ("k", "solver", "n_steps", "topk", "amplification", "kernel", "metric", "backend",
+        names = ("k", "solver", "n_steps", "topk", "amplification", "source_weights", "kernel", "metric", "backend", "approximate",
                  "leave_one_out", "n_folds", "calibration", "calibration_fraction", "lam", "threshold",
                  "max_extra", "truth", "block_rows", "random_state")
         return {k: getattr(self, k) for k in names}
