@@ -193,6 +193,21 @@ class DistributedGraph(Operator):
                                               allow_other_workers=True))
         return RowScores(self, futures, arr.shape[1])
 
+    def partition(self, value):
+        """A :class:`~graphvar.engine.TopKScores` iterate (or its ``Clamp``) split into this graph's row blocks.
+
+        The hook :func:`graphvar.xmc.propagation.propagate_topk` calls, so the
+        XMC teacher propagates on the cluster (:mod:`graphvar.distributed.topk`).
+        """
+        from .topk import partition_topk
+
+        return partition_topk(self, value)
+
+    @property
+    def n_edges(self) -> int:
+        """Stored nonzero weights (each undirected edge counts twice), as :attr:`graphvar.Graph.n_edges`."""
+        return self.nnz
+
     @cached_property
     def components(self) -> tuple[int, np.ndarray]:
         """``(n_components, component id per node)``: local components per block, then the boundary edges."""
