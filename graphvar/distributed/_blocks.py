@@ -55,8 +55,13 @@ class RowBlock:
 
     @property
     def nbytes(self) -> int:
-        return int(self.W.data.nbytes + self.W.indices.nbytes + self.W.indptr.nbytes
-                   + sum(v.nbytes for v in self.send.values()) + 2 * self.degrees.nbytes)
+        """Bytes held: the CSR arrays, the send and receive lists, the degrees."""
+        lists = sum(v.nbytes for v in self.send.values()) + sum(v.nbytes for v in self.receive.values())
+        return int(self.W.data.nbytes + self.W.indices.nbytes + self.W.indptr.nbytes + lists
+                   + 2 * self.degrees.nbytes)
+
+    def __sizeof__(self) -> int:  # what Dask's memory accounting (spilling, memory_limit) sees
+        return self.nbytes + 512
 
 
 def make_row_block(G: sp.csr_matrix, bounds: np.ndarray, b: int) -> RowBlock:
@@ -83,7 +88,8 @@ def make_row_block(G: sp.csr_matrix, bounds: np.ndarray, b: int) -> RowBlock:
             receive[s] = uniq - int(bounds[s])
             send[s] = np.unique(rows[sel])  # = what s needs from us, by symmetry
         offset += int(halo[s])
-    W = sp.csr_matrix((G.data, newcol, G.indptr), shape=(G.shape[0], offset))
+    index_dtype = np.int32 if max(offset, G.nnz) < 2**31 - 1 else np.int64
+    W = sp.csr_matrix((G.data, newcol.astype(index_dtype), G.indptr.astype(index_dtype)), shape=(G.shape[0], offset))
     d = np.asarray(G.sum(axis=1)).ravel().astype(G.dtype)
     inv = np.where(d > 0, 1.0 / np.where(d > 0, d, 1.0), 0.0).astype(G.dtype)
     return RowBlock(start=start, stop=stop, index=b, W=W, sources=np.flatnonzero(halo), halo=halo,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 import torch
+from dask.sizeof import sizeof
 
 from ..engine import Clamp, TopKScores
 from ..graph.graph import csr_row_slice, csr_tensor
@@ -172,3 +173,22 @@ def _detached(U: TopKScores) -> TopKScores:
 
 def _identity(x):
     return x
+
+
+def _tensor_bytes(T) -> int:
+    if T.layout == torch.sparse_csr:
+        return sum(t.numel() * t.element_size() for t in (T.values(), T.col_indices(), T.crow_indices()))
+    return T.numel() * T.element_size()
+
+
+def _topk_bytes(U: TopKScores) -> int:
+    """Bytes of a block's iterate, for Dask's memory accounting (its default sees a few bytes)."""
+    V = U.V
+    if isinstance(V, torch.Tensor):
+        nv = _tensor_bytes(V)
+    else:
+        nv = sum(sum(t.numel() * t.element_size() for t in piece) for piece in V.pieces)
+    return nv + sum(_tensor_bytes(t) for t in (U.A, U.e)) + 512
+
+
+sizeof.register(TopKScores)(_topk_bytes)
