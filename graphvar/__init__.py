@@ -26,7 +26,7 @@ _LAZY = {
     "VPoissonClassifier": "graphvar.estimators",
 }
 _SUBMODULES = ("base", "benchmark", "cli", "datasets", "engine", "estimators", "features", "graph",
-               "model_selection", "nn", "provenance", "solvers", "validation", "xmc")
+               "model_selection", "nn", "provenance", "solvers", "validation", "xmc", "distributed")
 
 __all__ = [
     "Graph",

@@ -66,6 +66,7 @@ def test_killed_worker_mid_solve_gives_the_right_answer():
     np.testing.assert_allclose(scores, expected, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_graph_and_iterate_larger_than_one_workers_memory_limit():
     n, offsets, limit = 150_000, (1, 17, 389, 5003, 20011, 70001), 24e6
     rows = _circulant_rows(n, offsets)

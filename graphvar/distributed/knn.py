@@ -1,8 +1,8 @@
 """The k-NN graph of a (dask) array of rows, built on the cluster, equal to :func:`graphvar.knn_graph`.
 
-Blockwise exact search: every row block is searched against every column
-block (``B²`` tasks, each a float64 GEMM tile loop with the exact re-ranking
-of :mod:`graphvar.graph.exact`), the per-block lists are merged per row by
+Blockwise exact search: every pair of row blocks is searched by the
+single-machine exact backend (``B(B−1)/2`` tasks, :func:`graphvar.graph.knn_search`
+on the rows of both), the per-pair lists are merged per row by
 (distance, index), the weights are the single-machine kernels
 (:func:`graphvar.graph.knn_weights`), and the symmetrisation sends each
 block's transposed entries to the block that owns their row (``B²`` small
@@ -12,9 +12,10 @@ tasks) and reduces them with the same COO-to-CSR step as
 row blocks of ``X``; nothing of size ``n`` passes through the driver except
 the column mean of ``X``.
 
-Costs: the search reads every column block once per row block (``n² d``
-flops in all, ``B`` copies of each block moved); memory per task is one
-tile of ``2^22`` float64 scores plus two blocks of ``X``.
+Costs: a pair search on ``2n/B`` rows costs ``(2n/B)² d`` flops (half by
+the symmetric tiles), so the whole search ``(B−1)/B · n² d`` — at most twice
+one machine's ``n² d / 2`` — with ``B − 1`` copies of each block moved; memory
+per task is two blocks of ``X`` (float64) and the tiled backend's buffers.
 """
 
 from __future__ import annotations
@@ -99,17 +100,12 @@ def knn_graph(X, k: int = 10, kernel="gaussian", metric: str = "euclidean", *, d
         raise ValueError(f"k must be an integer with 1 <= k < n_samples = {n}, got {k!r}.")
     bounds = np.concatenate([[0], np.cumsum(Xd.chunks[0])]).astype(np.int64)
     chunks = client.compute(list(Xd.to_delayed()[:, 0]))
-    Y = [client.submit(kb.prepare_block, f, metric, workers=[workers[b % len(workers)]], allow_other_workers=True)
+    Y = [client.submit(kb.prepare_block, f, workers=[workers[b % len(workers)]], allow_other_workers=True)
          for b, f in enumerate(chunks)]
-    centre = client.submit(_centre, *[client.submit(_column_sum, f) for f in Y]).result()
     mode = symmetrize_mode(kernel)
+    entries = [client.submit(kb.directed_entries, merged, int(bounds[i]), kernel, mode)
+               for i, merged in enumerate(_search(client, Y, bounds, int(k), metric))]
     B = len(Y)
-    entries = []
-    for i in range(B):
-        parts = [client.submit(kb.pair_topk, Y[i], Y[j], int(bounds[i]), int(bounds[j]), int(k), centre)
-                 for j in range(B)]
-        merged = client.submit(kb.merge_topk, int(k), *parts)
-        entries.append(client.submit(kb.directed_entries, merged, int(bounds[i]), metric, kernel, mode))
     blocks = []
     for j in range(B):
         parts = [entries[j]] + [client.submit(kb.transposed_part, entries[i], int(bounds[j]), int(bounds[j + 1]))
@@ -123,10 +119,23 @@ def knn_graph(X, k: int = 10, kernel="gaussian", metric: str = "euclidean", *, d
     return graph
 
 
-def _column_sum(Y: np.ndarray) -> tuple[np.ndarray, int]:
-    return Y.sum(axis=0), Y.shape[0]
+def _search(client, Y: list, bounds: np.ndarray, k: int, metric: str) -> list:
+    """Futures of each row block's merged ``(idx, dist)``: one single-machine search per pair of blocks."""
+    B = len(Y)
+    if B == 1:
+        return [client.submit(_first, client.submit(kb.pair_search, Y[0], None, 0, 0, k, metric))]
+    lists = [[] for _ in range(B)]
+    for i in range(B):
+        for j in range(i + 1, B):
+            pair = client.submit(kb.pair_search, Y[i], Y[j], int(bounds[i]), int(bounds[j]), k, metric)
+            lists[i].append(client.submit(_first, pair))
+            lists[j].append(client.submit(_second, pair))
+    return [client.submit(kb.merge_topk, k, *parts) for parts in lists]
 
 
-def _centre(*parts) -> np.ndarray:
-    """Column mean of all rows (conditions the GEMM pass; distances themselves use differences)."""
-    return sum(p[0] for p in parts) / sum(p[1] for p in parts)
+def _first(pair):
+    return pair[0]
+
+
+def _second(pair):
+    return pair[1]
