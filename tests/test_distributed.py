@@ -52,6 +52,13 @@ def test_knn_graph_equals_single_machine(client, kernel, metric):
     assert G.info["backend"] == "dask-blockwise" and G.n_blocks == 3
 
 
+def test_knn_graph_blocks_smaller_than_k(client):
+    X, _ = _blobs(60, 3, seed=2)
+    ref = graphvar.knn_graph(X, k=7, dtype=torch.float64, approximate=False).to_scipy()
+    W = knn_graph(X, k=7, dtype=torch.float64, n_blocks=12, client=client).to_scipy()
+    assert ((W != 0) != (ref != 0)).nnz == 0 and abs(W - ref).max() <= 1e-12
+
+
 def test_knn_graph_dask_array_keeps_its_chunks(client):
     X, _ = _blobs(700, 4, seed=1)
     Xd = da.from_array(X.astype(np.float32), chunks=(250, 2))  # uneven rows, split columns

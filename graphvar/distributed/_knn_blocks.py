@@ -1,10 +1,11 @@
 """Worker-side pieces of the distributed k-NN graph: pair searches, merge, weights, symmetrisation.
 
-Each pair of row blocks ``(i, j)``, ``i < j``, is searched by the
-single-machine exact backend (:func:`graphvar.graph.knn_search`: the tiled
-float32 GEMM, the float64 re-ranking and its completeness proof) on the rows
-of both blocks, so every row gets its ``k`` nearest within ``X_i ∪ X_j``;
-the union over ``j`` holds its global ``k`` nearest. The merge keeps, per
+Each row block is searched against itself by the single-machine exact
+backend (:func:`graphvar.graph.knn_search`: tiled float32 GEMM, float64
+re-ranking, completeness proof), and each pair of blocks ``i < j`` by the
+same pieces on the one off-diagonal tile range (:func:`cross_search`), so
+the search costs one machine's ``n² d / 2`` in all; every row's lists then
+hold its global ``k`` nearest. The merge keeps, per
 row, the first ``k`` distinct neighbours by (distance, index): distances are
 computed from the rows themselves (scaled by powers of two only), so the
 same pair has the same distance in every search, and the result is the
@@ -21,7 +22,8 @@ import torch
 
 from ..graph.build import _csr_from_coo
 from ..graph.kernels import knn_weights
-from ..graph.knn import knn_search
+from ..graph import exact, tiled
+from ..graph.knn import knn_search, tiled_factors
 from . import _blocks
 
 
@@ -34,18 +36,36 @@ def prepare_block(X) -> np.ndarray:
     return Y
 
 
-def pair_search(Xi: np.ndarray, Xj: np.ndarray | None, i0: int, j0: int, k: int, metric: str):
-    """The single-machine exact search (:func:`graphvar.graph.knn_search`) on the rows of two blocks.
+def self_search(X: np.ndarray, i0: int, k: int, metric: str):
+    """The single-machine exact search (:func:`graphvar.graph.knn_search`) within one block (global indices)."""
+    kk = min(k, X.shape[0] - 1)
+    if kk < 1:
+        return np.zeros((X.shape[0], 0), dtype=np.int64), np.zeros((X.shape[0], 0))
+    idx, dist = knn_search(torch.from_numpy(X), kk, metric=metric, approximate=False)
+    return idx.numpy() + i0, dist.numpy()
 
-    Every row of ``Xi`` (global rows from ``i0``) and of ``Xj`` (from ``j0``;
-    ``None``: one block alone) gets its ``k`` nearest among both blocks, with
-    float64 distances and global indices: ``((idx_i, dist_i), (idx_j, dist_j))``.
+
+def cross_search(Xi: np.ndarray, Xj: np.ndarray, i0: int, j0: int, k: int, metric: str):
+    """Each row of ``Xi`` against the rows of ``Xj`` and back: the tiled kernel on one off-diagonal tile range.
+
+    The single-machine pieces in their single-machine roles: float32 tiles
+    (:func:`graphvar.graph.tiled.run_tiles`, each score used for both rows),
+    float64 re-ranking with the completeness check (:func:`graphvar.graph.exact.refine`)
+    and an exhaustive float64 search of the rows it cannot prove. Returns
+    ``((idx_i, dist_i), (idx_j, dist_j))`` with global indices.
     """
-    Z = Xi if Xj is None else np.vstack([Xi, Xj])
-    kk = min(k, Z.shape[0] - 1)
-    idx, dist = knn_search(torch.from_numpy(Z), kk, metric=metric, approximate=False)
-    idx, dist = idx.numpy(), dist.numpy()
-    ni = Xi.shape[0]
+    ni, nj = Xi.shape[0], Xj.shape[0]
+    kk = min(k, ni, nj)
+    prep = exact.prepare(torch.from_numpy(np.vstack([Xi, Xj])), metric)
+    L, R, margin = tiled_factors(prep)
+    kp = min(ni, nj, kk + max(8, kk // 4))
+    bi, bv, cnt, thr = tiled.run_tiles(L, R, kk, kp, margin, [[((0, ni), (ni, ni + nj))]])
+    bound = np.minimum(thr, np.where(cnt == kp, bv[:, -1], tiled.BIG)).astype(np.float64)
+    bound[cnt == np.r_[np.full(ni, nj), np.full(nj, ni)]] = np.inf  # the whole other block is listed
+    idx, score, unsure = exact.refine(prep, torch.from_numpy(bi), torch.from_numpy(bound), kk)
+    if unsure.numel():  # searched against both blocks: a superset, harmless for the merge
+        idx[unsure], score[unsure] = exact.exhaustive_rows(prep, unsure, kk)
+    idx, dist = idx.numpy(), exact.to_distance(score, prep).numpy()
     glob = np.where(idx < ni, idx + i0, idx - ni + j0)
     return (glob[:ni], dist[:ni]), (glob[ni:], dist[ni:])
 

@@ -1,9 +1,9 @@
 """The k-NN graph of a (dask) array of rows, built on the cluster, equal to :func:`graphvar.knn_graph`.
 
-Blockwise exact search: every pair of row blocks is searched by the
-single-machine exact backend (``B(B−1)/2`` tasks, :func:`graphvar.graph.knn_search`
-on the rows of both), the per-pair lists are merged per row by
-(distance, index), the weights are the single-machine kernels
+Blockwise exact search: every row block against itself (``B`` tasks,
+:func:`graphvar.graph.knn_search`) and every pair of blocks on their
+off-diagonal tiles (``B(B−1)/2`` tasks, the same tiled kernel and exact
+re-ranking), the lists merged per row by (distance, index), the weights are the single-machine kernels
 (:func:`graphvar.graph.knn_weights`), and the symmetrisation sends each
 block's transposed entries to the block that owns their row (``B²`` small
 tasks) and reduces them with the same COO-to-CSR step as
@@ -12,10 +12,9 @@ tasks) and reduces them with the same COO-to-CSR step as
 row blocks of ``X``; nothing of size ``n`` passes through the driver except
 the column mean of ``X``.
 
-Costs: a pair search on ``2n/B`` rows costs ``(2n/B)² d`` flops (half by
-the symmetric tiles), so the whole search ``(B−1)/B · n² d`` — at most twice
-one machine's ``n² d / 2`` — with ``B − 1`` copies of each block moved; memory
-per task is two blocks of ``X`` (float64) and the tiled backend's buffers.
+Costs: one machine's ``n² d`` flops in all (each pair of points scored
+once), ``B − 1`` copies of each block of ``X`` moved; memory per task is
+two blocks of ``X`` (float64) and the tiled backend's candidate buffers.
 """
 
 from __future__ import annotations
@@ -120,14 +119,12 @@ def knn_graph(X, k: int = 10, kernel="gaussian", metric: str = "euclidean", *, d
 
 
 def _search(client, Y: list, bounds: np.ndarray, k: int, metric: str) -> list:
-    """Futures of each row block's merged ``(idx, dist)``: one single-machine search per pair of blocks."""
+    """Futures of each row block's merged ``(idx, dist)``: its own search plus one cross search per other block."""
     B = len(Y)
-    if B == 1:
-        return [client.submit(_first, client.submit(kb.pair_search, Y[0], None, 0, 0, k, metric))]
-    lists = [[] for _ in range(B)]
+    lists = [[client.submit(kb.self_search, Y[i], int(bounds[i]), k, metric)] for i in range(B)]
     for i in range(B):
         for j in range(i + 1, B):
-            pair = client.submit(kb.pair_search, Y[i], Y[j], int(bounds[i]), int(bounds[j]), k, metric)
+            pair = client.submit(kb.cross_search, Y[i], Y[j], int(bounds[i]), int(bounds[j]), k, metric)
             lists[i].append(client.submit(_first, pair))
             lists[j].append(client.submit(_second, pair))
     return [client.submit(kb.merge_topk, k, *parts) for parts in lists]
