@@ -118,3 +118,45 @@ def test_teacher_exports_equal_one_machine(tmp_path, solver, topk):
         assert a.shape == b.shape and ((a != 0) != (b != 0)).nnz == 0
         assert abs(a - b).max() <= 1e-6
     np.testing.assert_allclose(dist.scores_.toarray(), single.scores_.toarray(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.slow
+def test_fit_teacher_on_corel5k_equals_one_machine(shared_data, tmp_path):
+    from graphvar.distributed import fit_teacher
+    from graphvar.xmc import Teacher
+    from graphvar.xmc.export import export_teacher
+    from graphvar.xmc.formats import load_npz, read_xc
+
+    X, Y = read_xc(shared_data / "xmc" / "corel5k" / "train.txt")
+    kw = dict(k=10, solver="poisson", topk=20, n_steps=4, dtype=torch.float64)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        dist = fit_teacher(X, Y, client=client, **kw)
+        export_teacher(dist, tmp_path / "dist")
+    assert dist.graph_info_["metric"] == "cosine" and dist.graph_info_["backend"] == "dask-blockwise"
+    g = graphvar.knn_graph(X.toarray(), k=10, metric="cosine", dtype=torch.float64, approximate=False)
+    single = Teacher(**kw).fit(X, Y, graph=g)
+    export_teacher(single, tmp_path / "single")
+    for name in ("teacher_phat.npz", "soft_targets.npz"):
+        a, b = load_npz(tmp_path / "dist" / name), load_npz(tmp_path / "single" / name)
+        assert ((a != 0) != (b != 0)).nnz == 0 and abs(a - b).max() <= 1e-6
+    assert (tmp_path / "dist" / "teacher_phat.txt").read_text() == (tmp_path / "single" / "teacher_phat.txt").read_text()
+
+
+@pytest.mark.slow
+def test_client_none_starts_a_local_cluster_once():
+    from graphvar.distributed import _cluster
+
+    with pytest.raises(ValueError):
+        distributed.get_client()  # no client yet in this test
+    X = np.random.default_rng(2).normal(size=(300, 3))
+    try:
+        G = knn_graph(X, k=5)
+        assert isinstance(G.client, distributed.Client) and _cluster.get_client() is G.client
+        ref = graphvar.knn_graph(X, k=5, approximate=False).to_scipy()
+        assert abs(G.to_scipy() - ref).max() <= 1e-6
+    finally:
+        client = _cluster._DEFAULT.pop("client", None)
+        if client is not None:
+            client.close()
+            client.cluster.close()

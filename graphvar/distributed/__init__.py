@@ -12,8 +12,8 @@ cluster started on first use. See ``docs/distributed.md``.
     The k-NN graph of a (dask) array of rows, equal to :func:`graphvar.knn_graph`.
 :func:`poisson`, :func:`vpoisson`, :func:`laplace`, :func:`vlaplace`
     The solvers with the single-machine signatures, returning numpy scores.
-:func:`propagate_labels`
-    The XMC teacher's propagation on the cluster.
+:func:`fit_teacher`
+    The XMC teacher with its graph and propagation on the cluster.
 """
 
 import importlib
@@ -30,7 +30,7 @@ _LAZY = {
     "poisson": "graphvar.distributed.solvers",
     "vlaplace": "graphvar.distributed.solvers",
     "vpoisson": "graphvar.distributed.solvers",
-    "propagate_labels": "graphvar.distributed.teacher",
+    "fit_teacher": "graphvar.distributed.teacher",
     "get_client": "graphvar.distributed._cluster",
 }
 

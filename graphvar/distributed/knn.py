@@ -27,7 +27,7 @@ import torch
 from ..graph.build import _check_dtype
 from ..graph.kernels import check_kernel, symmetrize_mode
 from ..graph.validation import check_features
-from ._cluster import get_client, require_dask, worker_addresses
+from ._cluster import get_client, worker_addresses
 from . import _knn_blocks as kb
 from .graph import DistributedGraph, row_bounds
 
@@ -36,22 +36,30 @@ __all__ = ["knn_graph"]
 METRICS = ("euclidean", "cosine", "angular")
 
 
-def _as_dask(X, n_blocks: int | None, n_workers: int):
-    """``X`` as a dask array with full-width row chunks (``n_blocks`` of them if given or if ``X`` is in memory)."""
-    require_dask()
+def _row_chunks(X, n_blocks: int | None, client, workers: list) -> tuple[np.ndarray, list]:
+    """``(bounds, futures)``: the row blocks of ``X`` on the workers, each block made where it will be searched.
+
+    A dask array keeps its row chunks (unless ``n_blocks``) and is computed on
+    the cluster; an in-memory array (numpy, torch, scipy sparse) is cut into
+    ``n_blocks`` (default: one per worker) blocks sent from the driver.
+    """
     import dask.array as da
 
-    if not isinstance(X, da.Array):
-        X = check_features(X)
+    if isinstance(X, da.Array):
+        if X.ndim != 2 or X.shape[0] == 0 or not np.issubdtype(X.dtype, np.number):
+            raise ValueError(f"X must be a non-empty 2-D numeric dask array, got shape {X.shape} and dtype {X.dtype}.")
+        X = X.rechunk({1: -1})
+        if n_blocks is not None:
+            X = X.rechunk({0: tuple(np.diff(row_bounds(X.shape[0], n_blocks)))})
+        bounds = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(np.int64)
+        parts = client.compute(list(X.to_delayed()[:, 0]))
+    else:
+        X = check_features(X, allow_sparse=True)
         X = X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else X
-        bounds = row_bounds(X.shape[0], n_blocks or n_workers)
-        return da.from_array(X, chunks=(tuple(np.diff(bounds)), X.shape[1]))
-    if X.ndim != 2 or X.shape[0] == 0 or not np.issubdtype(X.dtype, np.number):
-        raise ValueError(f"X must be a non-empty 2-D numeric dask array, got shape {X.shape} and dtype {X.dtype}.")
-    X = X.rechunk({1: -1})
-    if n_blocks is not None:
-        X = X.rechunk({0: tuple(np.diff(row_bounds(X.shape[0], n_blocks)))})
-    return X
+        bounds = row_bounds(X.shape[0], n_blocks or len(workers))
+        parts = [X[bounds[b]:bounds[b + 1]] for b in range(len(bounds) - 1)]
+    return bounds, [client.submit(kb.prepare_block, p, workers=[workers[b % len(workers)]], allow_other_workers=True)
+                    for b, p in enumerate(parts)]
 
 
 def knn_graph(X, k: int = 10, kernel="gaussian", metric: str = "euclidean", *, dtype: torch.dtype = torch.float32,
@@ -60,9 +68,11 @@ def knn_graph(X, k: int = 10, kernel="gaussian", metric: str = "euclidean", *, d
 
     Parameters
     ----------
-    X : dask.array.Array, ndarray or torch.Tensor of shape (n, d)
+    X : dask.array.Array, ndarray, torch.Tensor or scipy sparse of shape (n, d)
         Rows to connect. A dask array keeps its row chunks as the graph's
-        blocks (unless ``n_blocks`` is given) and is never gathered.
+        blocks (unless ``n_blocks`` is given) and is never gathered; a scipy
+        sparse matrix is searched densely block by block (memory ``2 n d / B``
+        float64 per task).
     k : int, default=10
         Neighbours per point, self excluded.
     kernel : {"gaussian", "uniform", "distance", "singular"} or callable
@@ -93,14 +103,10 @@ def knn_graph(X, k: int = 10, kernel="gaussian", metric: str = "euclidean", *, d
     dtype = _check_dtype(dtype)
     client = get_client(client)
     workers = worker_addresses(client)
-    Xd = _as_dask(X, n_blocks, len(workers))
-    n = int(Xd.shape[0])
+    bounds, Y = _row_chunks(X, n_blocks, client, workers)
+    n = int(bounds[-1])
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < n:
         raise ValueError(f"k must be an integer with 1 <= k < n_samples = {n}, got {k!r}.")
-    bounds = np.concatenate([[0], np.cumsum(Xd.chunks[0])]).astype(np.int64)
-    chunks = client.compute(list(Xd.to_delayed()[:, 0]))
-    Y = [client.submit(kb.prepare_block, f, workers=[workers[b % len(workers)]], allow_other_workers=True)
-         for b, f in enumerate(chunks)]
     mode = symmetrize_mode(kernel)
     entries = [client.submit(kb.directed_entries, merged, int(bounds[i]), kernel, mode)
                for i, merged in enumerate(_search(client, Y, bounds, int(k), metric))]

@@ -56,7 +56,10 @@ def _one_set(graph: DistributedGraph, labels, b: int, kind: str, amplification: 
 def solve(graph, y, *, kind: str, method: str = "iterative", amplification: float = 0.0, normalize: bool = False,
           n_classes=None, dtype=None, min_iter: int = 50, max_iter: int = 1000, tol=None, progress: bool = False,
           return_info: bool = False):
-    """Shared driver of the four distributed solvers; see :func:`poisson` for the parameters."""
+    """Shared driver of the four distributed solvers; see :func:`poisson` for the parameters.
+
+    ``kind`` is ``"laplace"`` (clamped labels) or ``"poisson"`` (source ``D⁻¹b``).
+    """
     check_choice(kind, "kind", ("laplace", "poisson"))
     if method != "iterative":
         raise ValueError(f"method={method!r}: the distributed solvers are iterative only (method='iterative'); "
@@ -87,43 +90,43 @@ def solve(graph, y, *, kind: str, method: str = "iterative", amplification: floa
     return (scores, info) if return_info else scores
 
 
-_PARAMS = """
+def laplace(graph, y, *, method="iterative", amplification=0.0, normalize=False, n_classes=None, dtype=None,
+            min_iter=50, max_iter=1000, tol=None, progress=False, return_info=False):
+    """Laplace learning on a distributed graph: :func:`graphvar.laplace` on the cluster.
+
     Parameters
     ----------
     graph : DistributedGraph
         The row-partitioned graph (:func:`graphvar.distributed.knn_graph`).
     y : array-like of shape (n,) or (B, n)
         Class ids ``0..c-1``; ``-1`` marks unlabeled nodes. Each labeled set of a
-        batch runs its own iteration (concurrently on the cluster).
+        batch runs its own iteration, all of them concurrently on the cluster.
     method : {"iterative"}, default="iterative"
-        Only the iterative solve is distributed.
-    amplification : float
-        Total variance amplification ``a`` (``α = a / T``).
+        Only the iterative solve is distributed (``"exact"`` raises).
+    amplification : float, default=0.0
+        Total variance amplification ``a`` (``α = a / T``, ``T`` the stop time).
     normalize : bool, default=False
-        Per-class dispersion equalisation over unlabeled nodes.
+        Per-class dispersion equalisation over unlabeled nodes before the argmax.
     n_classes : int, optional
+        Number of classes (default: ``max(y) + 1``).
     dtype : torch.dtype, optional
-        Must be the graph's dtype if given.
+        Must be the graph's dtype if given (build the graph in the precision wanted).
     min_iter, max_iter : int, default=50, 1000
-        Bounds of Calder's random-walk stopping rule (run on the cluster).
+        Bounds of Calder's random-walk stopping rule (its walk runs on the cluster).
     tol : None
-        Kept for the signature of :func:`graphvar.poisson`; must be ``None``.
+        Kept for the signature of the single-machine solver; must be ``None``.
     progress : bool, default=False
         A progress bar over the submitted steps.
     return_info : bool, default=False
         Also return a dict: stop times, the stopping rule's convergence, the
         number of blocks and ``bytes_per_step`` (bytes of ``U`` exchanged
-        between blocks per step).
+        between blocks by one step).
 
     Returns
     -------
     scores : ndarray of shape (n, c) or (B, n, c)
-        The same scores as the single-machine solver (up to rounding).
-"""
-
-
-def laplace(graph, y, *, method="iterative", amplification=0.0, normalize=False, n_classes=None, dtype=None,
-            min_iter=50, max_iter=1000, tol=None, progress=False, return_info=False):
+        The single-machine solver's scores (up to rounding), gathered on the driver.
+    """
     return solve(graph, y, kind="laplace", method=method, amplification=amplification, normalize=normalize,
                  n_classes=n_classes, dtype=dtype, min_iter=min_iter, max_iter=max_iter, tol=tol,
                  progress=progress, return_info=return_info)
@@ -131,6 +134,41 @@ def laplace(graph, y, *, method="iterative", amplification=0.0, normalize=False,
 
 def poisson(graph, y, *, method="iterative", amplification=0.0, normalize=False, n_classes=None, dtype=None,
             min_iter=50, max_iter=1000, tol=None, progress=False, return_info=False):
+    """Poisson learning on a distributed graph: :func:`graphvar.poisson` on the cluster.
+
+    Parameters
+    ----------
+    graph : DistributedGraph
+        The row-partitioned graph (:func:`graphvar.distributed.knn_graph`).
+    y : array-like of shape (n,) or (B, n)
+        Class ids ``0..c-1``; ``-1`` marks unlabeled nodes. Each labeled set of a
+        batch runs its own iteration, all of them concurrently on the cluster.
+    method : {"iterative"}, default="iterative"
+        Only the iterative solve is distributed (``"exact"`` raises).
+    amplification : float, default=0.0
+        Total variance amplification ``a`` (``α = a / T``, ``T`` the stop time).
+    normalize : bool, default=False
+        Per-class dispersion equalisation over unlabeled nodes before the argmax.
+    n_classes : int, optional
+        Number of classes (default: ``max(y) + 1``).
+    dtype : torch.dtype, optional
+        Must be the graph's dtype if given (build the graph in the precision wanted).
+    min_iter, max_iter : int, default=50, 1000
+        Bounds of Calder's random-walk stopping rule (its walk runs on the cluster).
+    tol : None
+        Kept for the signature of the single-machine solver; must be ``None``.
+    progress : bool, default=False
+        A progress bar over the submitted steps.
+    return_info : bool, default=False
+        Also return a dict: stop times, the stopping rule's convergence, the
+        number of blocks and ``bytes_per_step`` (bytes of ``U`` exchanged
+        between blocks by one step).
+
+    Returns
+    -------
+    scores : ndarray of shape (n, c) or (B, n, c)
+        The single-machine solver's scores (up to rounding), gathered on the driver.
+    """
     return solve(graph, y, kind="poisson", method=method, amplification=amplification, normalize=normalize,
                  n_classes=n_classes, dtype=dtype, min_iter=min_iter, max_iter=max_iter, tol=tol,
                  progress=progress, return_info=return_info)
@@ -138,21 +176,73 @@ def poisson(graph, y, *, method="iterative", amplification=0.0, normalize=False,
 
 def vlaplace(graph, y, *, amplification=1.0, normalize=False, n_classes=None, dtype=None, min_iter=50,
              max_iter=1000, progress=False, return_info=False):
+    """V-Laplace on a distributed graph: :func:`graphvar.vlaplace` on the cluster.
+
+    Parameters
+    ----------
+    graph : DistributedGraph
+        The row-partitioned graph (:func:`graphvar.distributed.knn_graph`).
+    y : array-like of shape (n,) or (B, n)
+        Class ids ``0..c-1``; ``-1`` marks unlabeled nodes. Each labeled set of a
+        batch runs its own iteration, all of them concurrently on the cluster.
+    amplification : float, default=1.0
+        Total variance amplification ``a`` (``α = a / T``, ``T`` the stop time).
+    normalize : bool, default=False
+        Per-class dispersion equalisation over unlabeled nodes before the argmax.
+    n_classes : int, optional
+        Number of classes (default: ``max(y) + 1``).
+    dtype : torch.dtype, optional
+        Must be the graph's dtype if given (build the graph in the precision wanted).
+    min_iter, max_iter : int, default=50, 1000
+        Bounds of Calder's random-walk stopping rule (its walk runs on the cluster).
+    progress : bool, default=False
+        A progress bar over the submitted steps.
+    return_info : bool, default=False
+        Also return a dict: stop times, the stopping rule's convergence, the
+        number of blocks and ``bytes_per_step`` (bytes of ``U`` exchanged
+        between blocks by one step).
+
+    Returns
+    -------
+    scores : ndarray of shape (n, c) or (B, n, c)
+        The single-machine solver's scores (up to rounding), gathered on the driver.
+    """
     return solve(graph, y, kind="laplace", amplification=amplification, normalize=normalize, n_classes=n_classes,
                  dtype=dtype, min_iter=min_iter, max_iter=max_iter, progress=progress, return_info=return_info)
 
 
 def vpoisson(graph, y, *, amplification=1.0, normalize=False, n_classes=None, dtype=None, min_iter=50,
              max_iter=1000, progress=False, return_info=False):
+    """V-Poisson on a distributed graph: :func:`graphvar.vpoisson` on the cluster.
+
+    Parameters
+    ----------
+    graph : DistributedGraph
+        The row-partitioned graph (:func:`graphvar.distributed.knn_graph`).
+    y : array-like of shape (n,) or (B, n)
+        Class ids ``0..c-1``; ``-1`` marks unlabeled nodes. Each labeled set of a
+        batch runs its own iteration, all of them concurrently on the cluster.
+    amplification : float, default=1.0
+        Total variance amplification ``a`` (``α = a / T``, ``T`` the stop time).
+    normalize : bool, default=False
+        Per-class dispersion equalisation over unlabeled nodes before the argmax.
+    n_classes : int, optional
+        Number of classes (default: ``max(y) + 1``).
+    dtype : torch.dtype, optional
+        Must be the graph's dtype if given (build the graph in the precision wanted).
+    min_iter, max_iter : int, default=50, 1000
+        Bounds of Calder's random-walk stopping rule (its walk runs on the cluster).
+    progress : bool, default=False
+        A progress bar over the submitted steps.
+    return_info : bool, default=False
+        Also return a dict: stop times, the stopping rule's convergence, the
+        number of blocks and ``bytes_per_step`` (bytes of ``U`` exchanged
+        between blocks by one step).
+
+    Returns
+    -------
+    scores : ndarray of shape (n, c) or (B, n, c)
+        The single-machine solver's scores (up to rounding), gathered on the driver.
+    """
     return solve(graph, y, kind="poisson", amplification=amplification, normalize=normalize, n_classes=n_classes,
                  dtype=dtype, min_iter=min_iter, max_iter=max_iter, progress=progress, return_info=return_info)
-
-
-laplace.__doc__ = "Laplace learning on a distributed graph (:func:`graphvar.laplace` on the cluster).\n" + \
-    _PARAMS.replace("amplification : float", "amplification : float, default=0.0")
-poisson.__doc__ = "Poisson learning on a distributed graph (:func:`graphvar.poisson` on the cluster).\n" + \
-    _PARAMS.replace("amplification : float", "amplification : float, default=0.0")
-vlaplace.__doc__ = "V-Laplace on a distributed graph (:func:`graphvar.vlaplace` on the cluster).\n" + \
-    _PARAMS.replace("amplification : float", "amplification : float, default=1.0")
-vpoisson.__doc__ = "V-Poisson on a distributed graph (:func:`graphvar.vpoisson` on the cluster).\n" + \
-    _PARAMS.replace("amplification : float", "amplification : float, default=1.0")
