@@ -51,8 +51,14 @@ def test_killed_worker_mid_solve_gives_the_right_answer():
         victim = sorted(client.run(os.getpid).items())[1][1]
         events = {}
 
-        def kill():
-            time.sleep(1.5)
+        def transitions():
+            return client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
+
+        start = transitions()
+
+        def kill():  # once the solve is under way (~400 tasks of ~2000), whatever the speed
+            while transitions() < start + 2000:
+                time.sleep(0.05)
             os.kill(victim, signal.SIGKILL)
             events["killed"] = time.monotonic()
 
