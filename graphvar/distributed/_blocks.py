@@ -129,11 +129,13 @@ def take(U: np.ndarray, f: float, rb: RowBlock, b: int, scaled: bool) -> np.ndar
     return part * rb.inv_degrees[rows, None] if scaled else part
 
 
-def product(rb: RowBlock, U: np.ndarray, f: float, pieces: list, pre: bool, post: bool) -> np.ndarray:
+def product(rb: RowBlock, U: np.ndarray, f: float, pieces: list, pre: bool, post: bool,
+            plus: np.ndarray | None = None, fp: float = 1.0) -> np.ndarray:
     """``W_b [halo]`` with the halo assembled from ``pieces`` (in ``rb.sources`` order, own rows = ``f U``).
 
     ``pre`` scales the own rows by ``D⁻¹`` (the pieces arrive scaled), ``post``
-    scales the result by ``D⁻¹`` (a transition ``P U``).
+    scales the result by ``D⁻¹`` (a transition ``P U``); ``plus`` (times ``fp``)
+    is added to the result (a sum fused into the product's task).
     """
     own = scale(U, f)
     own = own * rb.inv_degrees[:, None] if pre else own
@@ -142,7 +144,10 @@ def product(rb: RowBlock, U: np.ndarray, f: float, pieces: list, pre: bool, post
         parts.append(own if s == rb.index else next(it))
     halo = np.concatenate(parts) if len(parts) > 1 else parts[0]
     out = np.asarray(rb.W @ halo)
-    return out * rb.inv_degrees[:, None] if post else out
+    out = out * rb.inv_degrees[:, None] if post else out
+    if plus is not None:
+        out += scale(plus, fp)
+    return out
 
 
 def combine(a: np.ndarray, fa: float, b: np.ndarray, fb: float) -> np.ndarray:

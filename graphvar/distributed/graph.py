@@ -161,16 +161,21 @@ class DistributedGraph(Operator):
         return self.product(self.distribute(U), pre=False, post=True).to_torch()
 
     def product(self, U, *, pre: bool, post: bool):
-        """``[D⁻¹] W [D⁻¹] U`` on the cluster: boundary rows exchanged, one task per block."""
+        """``[D⁻¹] W [D⁻¹] U`` on the cluster (submitted when first used, so a following sum joins its tasks)."""
         from .scores import RowScores
 
+        return RowScores(self, None, U.width, pending=(U, pre, post))
+
+    def product_blocks(self, U, pre: bool, post: bool, plus=None) -> list:
+        """Futures of ``[D⁻¹] W [D⁻¹] U (+ plus)``: boundary rows exchanged, one task per block."""
         c = self.client
         out = []
         for b in range(self.n_blocks):
             pieces = [c.submit(_blocks.take, U.blocks[s], U.factor, self.blocks[s], b, pre)
                       for s in np.flatnonzero(self.halo_rows[b])]
-            out.append(c.submit(_blocks.product, self.blocks[b], U.blocks[b], U.factor, pieces, pre, post))
-        return RowScores(self, out, U.width)
+            extra = () if plus is None else (plus.blocks[b], plus.factor)
+            out.append(c.submit(_blocks.product, self.blocks[b], U.blocks[b], U.factor, pieces, pre, post, *extra))
+        return out
 
     def bytes_per_product(self, width: int, itemsize: int | None = None) -> int:
         """Bytes of ``U`` moved between blocks by one product with ``width`` columns."""

@@ -7,7 +7,8 @@ sum, scaling, degree-weighted mean, centring, clamping, the walk
 ``W D⁻¹ v`` and the column-wise maximum error — each as one task per block,
 so :func:`graphvar.engine.iterate` runs unchanged on a cluster. Nothing is
 gathered until :meth:`RowScores.to_numpy`; a scalar factor is kept lazily
-(``α · term`` costs no task) and applied by the next operation. The
+(``α · term`` costs no task) and applied by the next operation, and a
+product is submitted when first used, so ``P U + S`` is one task per block. The
 degree-weighted mean and the stopping rule's maximum are reduced on the
 cluster and stay futures, so a plain iteration never waits on the driver.
 """
@@ -35,8 +36,18 @@ class RowScores:
     factor : float, default=1.0
     """
 
-    def __init__(self, graph, blocks: list, width: int, factor: float = 1.0):
-        self.graph, self.blocks, self.width, self.factor = graph, list(blocks), int(width), float(factor)
+    def __init__(self, graph, blocks: list | None, width: int, factor: float = 1.0, pending=None):
+        self.graph, self.width, self.factor = graph, int(width), float(factor)
+        self._blocks = None if blocks is None else list(blocks)
+        self._pending = pending  # (U, pre, post) of a product not yet submitted
+
+    @property
+    def blocks(self) -> list:
+        """Futures of the row blocks (a pending product is submitted now)."""
+        if self._blocks is None:
+            self._blocks = self.graph.product_blocks(*self._pending)
+            self._pending = None
+        return self._blocks
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -68,6 +79,8 @@ class RowScores:
         return op.product(self, pre=True, post=False)
 
     def __add__(self, other: RowScores) -> RowScores:
+        if self._blocks is None and self.factor == 1.0:  # a fresh product plus a term: one task per block
+            return self._like(self.graph.product_blocks(*self._pending, plus=other))
         return self._like(self._map(_blocks.combine, _PerBlock(self.blocks), self.factor,
                                     _PerBlock(other.blocks), other.factor))
 
