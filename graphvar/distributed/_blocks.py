@@ -121,6 +121,29 @@ def global_csr(rb: RowBlock, bounds: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix((W.data, lookup[W.indices], W.indptr), shape=(W.shape[0], int(bounds[-1])))
 
 
+# ------------------------------------------------------------------ initial vectors
+def compact(part: np.ndarray):
+    """``(background, sparse difference)`` of a block when that is smaller, else the block itself.
+
+    The background is 1 for a 0/1 block of mostly ones (exact), else 0.
+    """
+    binary = part.size and np.isin(part, (0, 1)).all()
+    background = 1 if binary and np.count_nonzero(part) * 2 > part.size else 0
+    diff = part - background if background else part
+    if np.count_nonzero(diff) * 3 > part.size:  # CSR costs about 3 numbers per entry
+        return np.ascontiguousarray(part)
+    return background, sp.csr_matrix(diff), part.dtype
+
+
+def expand(part) -> np.ndarray:
+    """The dense block :func:`compact` packed."""
+    if isinstance(part, np.ndarray):
+        return part
+    background, diff, dtype = part
+    out = diff.toarray().astype(dtype, copy=False)
+    return out + dtype.type(background) if background else out
+
+
 # ------------------------------------------------------------------ per-step operations
 def take(U: np.ndarray, f: float, rb: RowBlock, b: int, scaled: bool) -> np.ndarray:
     """The boundary rows of ``f U`` (this block's rows) that block ``b`` needs; ``D⁻¹``-scaled if asked."""

@@ -183,7 +183,11 @@ class DistributedGraph(Operator):
         return int(self.halo_rows.sum()) * int(width) * int(itemsize)
 
     def distribute(self, T):
-        """A dense ``(n, m)`` tensor or array as :class:`RowScores` (each block sent to its worker)."""
+        """A dense ``(n, m)`` tensor or array as :class:`RowScores`, each block sent to its worker.
+
+        A block that is mostly a constant (the zeros of a source, the ones of a
+        clamp's free mask) travels as the sparse difference from it.
+        """
         from .scores import RowScores
 
         arr = T.detach().cpu().numpy() if isinstance(T, torch.Tensor) else np.asarray(T)
@@ -193,8 +197,8 @@ class DistributedGraph(Operator):
         who = self.client.who_has(self.blocks)
         futures = []
         for b, f in enumerate(self.blocks):
-            part = np.ascontiguousarray(arr[self.bounds[b]:self.bounds[b + 1]])
-            futures.append(self.client.submit(_blocks.scale, part, 1.0, workers=list(who.get(f.key, ())) or None,
+            part = _blocks.compact(arr[self.bounds[b]:self.bounds[b + 1]])
+            futures.append(self.client.submit(_blocks.expand, part, workers=list(who.get(f.key, ())) or None,
                                               allow_other_workers=True))
         return RowScores(self, futures, arr.shape[1])
 
