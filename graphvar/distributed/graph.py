@@ -199,7 +199,7 @@ class DistributedGraph(Operator):
         for b, f in enumerate(self.blocks):
             part = _blocks.compact(arr[self.bounds[b]:self.bounds[b + 1]])
             futures.append(self.client.submit(_blocks.expand, part, workers=list(who.get(f.key, ())) or None,
-                                              allow_other_workers=True))
+                                              allow_other_workers=True, pure=False))  # equal blocks: own keys
         return RowScores(self, futures, arr.shape[1])
 
     def partition(self, value):
