@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from ..graph.build import _check_dtype
 from ..graph.operator import Operator
 from . import _blocks
 from ._cluster import get_client, worker_addresses
@@ -91,11 +92,22 @@ class DistributedGraph(Operator):
                         dtype: torch.dtype = torch.float32, info: dict | None = None) -> DistributedGraph:
         """Build each row block on a worker with ``func(start, stop)``.
 
-        ``func`` returns the rows ``[start, stop)`` of the symmetric ``W`` as a
-        scipy sparse ``(stop - start, n)`` matrix with global column ids; it
-        runs on the workers (and again if a worker is lost), so nothing of
-        ``W`` passes through the driver.
+        Parameters
+        ----------
+        func : callable ``(start, stop) -> scipy sparse (stop - start, n)``
+            The rows ``[start, stop)`` of the symmetric ``W`` with global column
+            ids (the diagonal is dropped). It runs on the workers (and again if a
+            worker is lost), so nothing of ``W`` passes through the driver.
+        n : int
+            Number of nodes.
+        n_blocks : int, optional
+            Row blocks (default: one per worker).
+        client : distributed.Client, optional
+        dtype : {torch.float32, torch.float64}, default=torch.float32
+        info : dict, optional
+            Stored as :attr:`info`.
         """
+        dtype = _check_dtype(dtype)
         client = get_client(client)
         workers = worker_addresses(client)
         bounds = row_bounds(n, n_blocks or len(workers))
@@ -108,9 +120,14 @@ class DistributedGraph(Operator):
     @classmethod
     def from_scipy(cls, A, *, n_blocks: int | None = None, client=None, dtype: torch.dtype = torch.float32,
                    info: dict | None = None) -> DistributedGraph:
-        """Partition a symmetric scipy sparse matrix that fits on the driver (tests, moderate graphs)."""
+        """Partition a symmetric scipy sparse matrix that fits on the driver (tests, moderate graphs).
+
+        Parameters are those of :meth:`from_row_blocks`, with ``A`` the
+        ``(n, n)`` matrix (checked for symmetry, sign and finiteness).
+        """
         from ..graph.validation import check_adjacency
 
+        dtype = _check_dtype(dtype)
         A = check_adjacency(A, validate=True, symmetric=True).tocsr()
         client = get_client(client)
         workers = worker_addresses(client)
