@@ -206,7 +206,8 @@ def distributed_section() -> list[str]:
     rec = _rec("bench_distributed")
     return ["## Past one machine: graphvar.distributed on a local Dask cluster", "",
             f"### `bench_distributed.json` ({_load(rec)}); details and the 10⁸-point estimate: "
-            "[distributed.md](distributed.md)", "", _script("bench_distributed").render(rec), ""]
+            "[distributed.md](distributed.md)", "", _script("bench_distributed").render(rec), "",
+            "Extrapolated (not measured) from this record:", "", _script("bench_distributed").estimate(rec), ""]
 
 
 def xmc_section() -> list[str]:
