@@ -117,8 +117,10 @@ def run_one(n: int, workers: int, args) -> dict:
     torch.set_num_threads(1)
     X, y = make_data(n, args.dim, args.classes, args.order)
     load0 = loadavg()
-    with dask.config.set({"distributed.admin.low-level-log-length": 1_000_000}), distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  memory_limit=0, silence_logs=40) as cluster, distributed.Client(cluster) as client:
+    log = {"distributed.admin.low-level-log-length": 1_000_000}  # keep every transfer in the workers' logs
+    with dask.config.set(log), distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                        dashboard_address=None, memory_limit=0,
+                                                        silence_logs=40) as cluster, distributed.Client(cluster) as client:
         knn_graph(X[:2000], k=args.k, client=client).degrees  # warm-up: numba, imports
         sent0 = _received(client)
         t0 = time.perf_counter()
@@ -152,20 +154,22 @@ def render(record: dict) -> str:
              f"in {record['order']} order, float32; local Dask cluster, one process and one thread per worker, one "
              "row block per worker; Poisson with Calder's stopping rule, one label per class.", "",
              "| n | workers | build s | solve s | steps (solve + rule) | s / step | halo rows | "
-             "moved during solve MB (halo pieces; planned) | moved during build MB | peak RSS / worker MB | load (1 min) |",
+             "moved during solve MB (halo pieces; planned) | moved during build MB | peak RSS / worker MB | "
+             "load (1 min) |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in record["rows"]:
         lines.append(
             f"| {r['n']:,} | {r['workers']} | {r['build_s']:.1f} | {r['solve_s']:.1f} | "
             f"{r['stop_time']} + {r['walk_steps']} | {r['seconds_per_step'] * 1e3:.0f} ms | {r['halo_rows']:,} | "
             f"{r['moved_solve_bytes'] / 1e6:.1f} ({r['moved_solve_by_task'].get('take', 0) / 1e6:.1f}; "
-            f"{r['planned_solve_bytes'] / 1e6:.1f}) | {r['moved_build_bytes'] / 1e6:.1f} | {r['peak_rss_per_worker'] / 1e6:.0f} | "
+            f"{r['planned_solve_bytes'] / 1e6:.1f}) | {r['moved_build_bytes'] / 1e6:.1f} | "
+            f"{r['peak_rss_per_worker'] / 1e6:.0f} | "
             f"{r['loadavg_start'][0]:.2f}–{r['loadavg_end'][0]:.2f} |")
     return "\n".join(lines)
 
 
 def estimate(record: dict, n: float = 1e8, workers: int = 64, classes: int = 10, bandwidth: float = 1.25e9) -> str:
-    """Markdown: time and memory of ``n`` points on ``workers`` workers, extrapolated from the record (arithmetic shown)."""
+    """Markdown: time and memory of ``n`` points on ``workers`` workers extrapolated from the record (arithmetic shown)."""
     one = sorted((r for r in record["rows"] if r["workers"] == 1), key=lambda r: r["n"])
     two = max((r for r in record["rows"] if r["workers"] == 2), key=lambda r: r["n"])
     big, small, k, d = one[-1], one[0], record["k"], record["dim"]
