@@ -118,9 +118,9 @@ def run_one(n: int, workers: int, args) -> dict:
     X, y = make_data(n, args.dim, args.classes, args.order)
     load0 = loadavg()
     log = {"distributed.admin.low-level-log-length": 1_000_000}  # keep every transfer in the workers' logs
-    with dask.config.set(log), distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                        dashboard_address=None, memory_limit=0,
-                                                        silence_logs=40) as cluster, distributed.Client(cluster) as client:
+    cluster_kw = dict(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      memory_limit=0, silence_logs=40)
+    with dask.config.set(log), distributed.LocalCluster(**cluster_kw) as cluster, distributed.Client(cluster) as client:
         knn_graph(X[:2000], k=args.k, client=client).degrees  # warm-up: numba, imports
         sent0 = _received(client)
         t0 = time.perf_counter()
@@ -169,7 +169,7 @@ def render(record: dict) -> str:
 
 
 def estimate(record: dict, n: float = 1e8, workers: int = 64, classes: int = 10, bandwidth: float = 1.25e9) -> str:
-    """Markdown: time and memory of ``n`` points on ``workers`` workers extrapolated from the record (arithmetic shown)."""
+    """Markdown: time and memory of ``n`` points on ``workers`` workers from the record (arithmetic shown)."""
     one = sorted((r for r in record["rows"] if r["workers"] == 1), key=lambda r: r["n"])
     two = max((r for r in record["rows"] if r["workers"] == 2), key=lambda r: r["n"])
     big, small, k, d = one[-1], one[0], record["k"], record["dim"]
