@@ -214,6 +214,16 @@ def engine_section() -> list[str]:
     return out
 
 
+def distributed_section() -> list[str]:
+    if not (RESULTS / "bench_distributed.json").exists():
+        return []
+    rec = _rec("bench_distributed")
+    return ["## Past one machine: graphvar.distributed on a local Dask cluster", "",
+            f"### `bench_distributed.json` ({_load(rec)}); details and the 10⁸-point estimate: "
+            "[distributed.md](distributed.md)", "", _script("bench_distributed").render(rec), "",
+            "Extrapolated (not measured) from this record:", "", _script("bench_distributed").estimate(rec), ""]
+
+
 def xmc_section() -> list[str]:
     xmc, teacher = _script("xmc_demo"), _script("bench_teacher")
     out = ["## XMC: the graph teacher (LEVER) and Gandalf", "",
@@ -344,7 +354,8 @@ def render_all() -> str:
              "record says otherwise; the load average of each run is in its record. How to rerun: "
              "[benchmarks.md](benchmarks.md).", ""]
     for section in (fashionmnist_section, citation_section, gnn_section, core_section, gl_methods_section,
-                    mbo_section, graph_section, engine_section, xmc_section, demo_section, index_section):
+                    mbo_section, graph_section, engine_section, distributed_section, xmc_section, demo_section,
+                    index_section):
         lines += section()
     return "\n".join(lines).rstrip() + "\n"
 

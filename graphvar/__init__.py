@@ -57,7 +57,7 @@ _LAZY = {
     "ModularityMBOClassifier": "graphvar.estimators",
 }
 _SUBMODULES = ("base", "benchmark", "cli", "datasets", "engine", "estimators", "features", "graph",
-               "model_selection", "nn", "provenance", "solvers", "validation", "xmc")
+               "model_selection", "nn", "provenance", "solvers", "validation", "xmc", "distributed")
 
 __all__ = [
     "Graph",

@@ -30,6 +30,19 @@ def _stationary(op: Operator, v0: torch.Tensor) -> torch.Tensor:
     return d[:, None] * share[comp_t]
 
 
+def _walk(op: Operator, v, dinv: torch.Tensor):
+    """``W D⁻¹ v``; an iterate that is no tensor (row-partitioned, graphvar.distributed) walks itself."""
+    return op.matmul(v * dinv) if isinstance(v, torch.Tensor) else v.walked(op)
+
+
+def _max_error(v, vinf):
+    return (v - vinf).abs().amax(dim=0) if isinstance(v, torch.Tensor) else v.max_error(vinf)
+
+
+def _stack(errs: list) -> torch.Tensor:
+    return torch.stack(errs).cpu() if isinstance(errs[0], torch.Tensor) else type(errs[0]).stack(errs)
+
+
 def random_walk_stop_times(
     op: Operator,
     labeled_mask: torch.Tensor,
@@ -85,6 +98,8 @@ def random_walk_stop_times(
     v = mask.T.to(device=op.device, dtype=op.dtype)
     v = v / v.sum(dim=0, keepdim=True)
     vinf = _stationary(op, v)
+    if hasattr(op, "distribute"):  # an operator whose vectors live on a cluster (graphvar.distributed)
+        v, vinf = op.distribute(v), op.distribute(vinf)
     B = v.shape[1]
     stop = torch.full((B,), max_iter, dtype=torch.long)
     done = torch.zeros(B, dtype=torch.bool)
@@ -92,11 +107,11 @@ def random_walk_stop_times(
     last = torch.full((B,), float("inf"))
     t = 0
     while t < max_iter:
-        v = op.matmul(v * dinv)
+        v = _walk(op, v, dinv)
         t += 1
-        errs.append((v - vinf).abs().amax(dim=0))
+        errs.append(_max_error(v, vinf))
         if len(errs) == check_every or t == max_iter:
-            block = torch.stack(errs).cpu()  # (steps, B): one synchronisation
+            block = _stack(errs)  # (steps, B): one synchronisation
             last = torch.where(done, last, block[-1])
             steps = torch.arange(t - len(errs) + 1, t + 1)
             ok = (block <= tol) & (steps[:, None] >= min_iter) & ~done[None, :]

@@ -43,8 +43,11 @@ def _cast_weights(vals: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 
 def _csr_from_coo(rows: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor, n: int, dtype: torch.dtype,
-                  reduce: str) -> torch.Tensor:
-    """CSR matrix of the entries, duplicates combined by ``reduce`` ("sum" or "amax"), zeros dropped."""
+                  reduce: str, n_rows: int | None = None) -> torch.Tensor:
+    """CSR matrix of the entries, duplicates combined by ``reduce`` ("sum" or "amax"), zeros dropped.
+
+    ``(n, n)``, or ``(n_rows, n)`` for a row block (graphvar.distributed).
+    """
     key = rows * n + cols
     uniq, inverse = torch.unique(key, sorted=True, return_inverse=True)
     combined = torch.zeros(uniq.numel(), dtype=vals.dtype, device=vals.device)
@@ -52,9 +55,10 @@ def _csr_from_coo(rows: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor, n:
     nz = combined != 0
     uniq, combined = uniq[nz], _cast_weights(combined[nz], dtype)
     r, c = uniq // n, uniq % n
-    crow = torch.zeros(n + 1, dtype=torch.long, device=vals.device)
-    crow[1:] = torch.cumsum(torch.bincount(r, minlength=n), 0)
-    return csr_tensor(crow, c.contiguous(), combined.contiguous(), n)
+    n_rows = n if n_rows is None else n_rows
+    crow = torch.zeros(n_rows + 1, dtype=torch.long, device=vals.device)
+    crow[1:] = torch.cumsum(torch.bincount(r, minlength=n_rows), 0)
+    return csr_tensor(crow, c.contiguous(), combined.contiguous(), n_rows, n)
 
 
 def _check_neighbours(indices: torch.Tensor, weights: torch.Tensor) -> None:

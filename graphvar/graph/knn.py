@@ -168,7 +168,8 @@ def _keops_candidates(prep: exact.Prepared, kp: int, block: int):
     return torch.cat(cands), bound if kp + 1 < A.shape[0] else torch.full_like(bound, math.inf)
 
 
-def _tiled_candidates(prep: exact.Prepared, k: int, kp: int, progress: bool):
+def tiled_factors(prep: exact.Prepared):
+    """``(L, R, margin)``: the tiled kernel's score factors ``S = L Rᵀ`` and admission slack for ``prep``."""
     A = prep.A.cpu().numpy()
     n, d = A.shape
     if prep.family == "l2":
@@ -179,7 +180,11 @@ def _tiled_candidates(prep: exact.Prepared, k: int, kp: int, progress: bool):
         R[:, :d], R[:, d], R[:, d + 1] = -2.0 * A, 1.0, sq
     else:
         L, R = np.ascontiguousarray(A), np.ascontiguousarray(-A)
-    margin = (2.0 * prep.eps32.cpu().numpy()).astype(np.float32)
+    return L, R, (2.0 * prep.eps32.cpu().numpy()).astype(np.float32)
+
+
+def _tiled_candidates(prep: exact.Prepared, k: int, kp: int, progress: bool):
+    L, R, margin = tiled_factors(prep)
     cand, bound = tiled.tiled_candidates(L, R, k, kp, margin, progress=progress)
     return torch.from_numpy(cand), torch.from_numpy(bound)
 

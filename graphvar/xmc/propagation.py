@@ -146,9 +146,12 @@ def propagate_topk(
     sources = _check_inputs(op.n_nodes, Y, sources)
     dense = op.n_nodes * Y.shape[1] <= dense_limit
     U0, S, clamp = _initial(op, Y, sources, solver, dense)
+    partitioned = hasattr(op, "partition")  # a row-partitioned graph (graphvar.distributed): split the iterate
+    if partitioned:
+        U0, S, clamp = op.partition(U0), op.partition(S), op.partition(clamp)
     U = iterate(op, U0, n_steps, source=S, clamp=clamp,
                 amplification=amplification if solver == "vpoisson" else 0.0,
-                post_step=lambda t, V: V.pruned(topk), block_rows=None if dense else block_rows,
+                post_step=lambda t, V: V.pruned(topk), block_rows=None if dense or partitioned else block_rows,
                 progress=progress, desc=desc)
     out = U.to_scipy()
     informed = op.informed(sources) if hasattr(op, "informed") else np.ones(op.n_nodes, dtype=bool)
