@@ -129,7 +129,7 @@ def test_student_predict_evaluate_loop(tmp_path, capsys):
     tr, te = str(tmp_path / "ds" / "train.txt"), str(tmp_path / "ds" / "test.txt")
     assert main(["xmc", "teacher", "--train", tr, "--out", str(tmp_path / "t"), "--k", "5", "--quiet"]) == 0
     for name, extra in (("s0", []), ("s1", ["--teacher", str(tmp_path / "t")])):
-        assert main(["xmc", "student", "--train", tr, "--test", te, "--out", str(tmp_path / name), "--lr", "0.05",
+        assert main(["xmc", "student", "--train", tr, "--test", te, "--out", str(tmp_path / name), "--lr", "0.05", "--epochs", "40",
                      "--quiet", *extra]) == 0
         man = json.loads((tmp_path / name / "model.json").read_text())
         assert man["validation_rows"] == 16 and man["student_epochs"] >= man["student_best_epoch"] >= 1

@@ -136,3 +136,13 @@ def test_fusion_weight_is_the_best_psp_within_the_p1_budget():
     bad = sp.csr_matrix(np.eye(Y.shape[1])[wrong])
     assert choose_fusion_weight(S, bad, Y, inv_p)[0] == 0.0
     np.testing.assert_allclose(fuse(S, T, 0.3).toarray(), 0.7 * S.toarray() + 0.3 * T.toarray(), rtol=1e-6)
+
+
+def test_refitted_teacher_predicts_from_its_new_rows():
+    X, Y = _clustered(seed=2)
+    X2, Y2 = _clustered(seed=3)
+    t = Teacher(k=5, n_steps=2, topk=10).fit(X, Y)
+    t.predict(X2[:5])
+    t.fit(X2, Y2)
+    fresh = Teacher(k=5, n_steps=2, topk=10).fit(X2, Y2)
+    np.testing.assert_allclose(t.predict(X[:20]).toarray(), fresh.predict(X[:20]).toarray(), atol=1e-6)

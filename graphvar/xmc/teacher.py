@@ -308,6 +308,7 @@ class Teacher:
         if label_features is not None and label_features.shape[0] != L:
             raise ValueError(f"label_features has {label_features.shape[0]} rows but Y has {L} labels.")
         self.X_, self.Y_, self.label_features_ = X, Y, label_features
+        self._X_dense = None  # predict()'s dense copy of X_, made on first use
         t0 = time.perf_counter()
         if graph is None:
             if X is None:
