@@ -48,7 +48,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 STUDENT_GRID = [dict(epochs=e, lr=lr) for e in (10, 30) for lr in (0.003, 0.01, 0.03)]
 # one knob at a time around the base teacher
 TEACHER_SWEEP = {
-    "method": ["poisson", "laplace", "vpoisson"],
+    "solver": ["poisson", "laplace", "vpoisson"],
     "k": [10, 25],
     "n_steps": [2, 4, 10],
     "lam": [0.3, 0.5, 0.7],
@@ -101,11 +101,16 @@ def tune(name: str, seeds) -> dict:
 # combined configurations checked after the one-knob sweep (LEVER's released code keeps the
 # ground truth at 1 and adds teacher scores for extra pairs: truth="one", lam=0)
 COMBOS = [
-    {"method": "poisson", "truth": "one", "lam": 0.0},
-    {"method": "poisson", "truth": "one", "lam": 0.3},
-    {"method": "vpoisson", "truth": "one", "lam": 0.5},
-    {"method": "poisson", "truth": "mix", "lam": 0.5},
+    {"solver": "poisson", "truth": "one", "lam": 0.0},
+    {"solver": "poisson", "truth": "one", "lam": 0.3},
+    {"solver": "vpoisson", "truth": "one", "lam": 0.5},
+    {"solver": "poisson", "truth": "mix", "lam": 0.5},
 ]
+
+
+def _teacher_params(params: dict) -> dict:
+    """Teacher options of a stored config; records made before the engine issue name ``solver`` ``method``."""
+    return {("solver" if key == "method" else key): value for key, value in params.items()}
 
 
 def combos(name: str, seeds, student: dict, extra: list | None = None) -> dict:
@@ -133,7 +138,8 @@ def combos_markdown(res: dict) -> str:
     lines = ["| teacher | ΔP@1 | ΔP@5 | ΔPSP@5 | Δcoverage@5 |", "|---|---|---|---|---|"]
     for r in res["combos"]:
         t = r["teacher"]
-        desc = ", ".join(f"{k}={t[k]}" for k in ("method", "truth", "lam", "k", "n_steps"))
+        t = _teacher_params(t)
+        desc = ", ".join(f"{k}={t[k]}" for k in ("solver", "truth", "lam", "k", "n_steps"))
         lines.append(f"| {desc} | " + " | ".join(f"{r['delta'][m]:+.2f}" for m in ("P@1", "P@5", "PSP@5", "coverage@5"))
                      + " |")
     return "\n".join(lines + ["", f"chosen ({res['rule']}): `{json.dumps(res['chosen'])}`"])
@@ -177,7 +183,7 @@ def main(argv=None) -> int:
             student, extra = {}, []
             if a.config:
                 cfg = json.loads(Path(a.config.format(dataset=name)).read_text())["chosen"]
-                student, extra = cfg.get("student", {}), [cfg.get("teacher", {})]
+                student, extra = cfg.get("student", {}), [_teacher_params(cfg.get("teacher", {}))]
             res = combos(name, list(range(a.seeds)), student, extra)
             md = combos_markdown(res)
             stem = f"xmc_combos_{name}"
@@ -186,7 +192,7 @@ def main(argv=None) -> int:
             if a.config:
                 cfg = json.loads(Path(a.config.format(dataset=name)).read_text())
                 cfg = cfg.get("chosen", cfg)
-                tp.update(cfg.get("teacher", {}))
+                tp.update(_teacher_params(cfg.get("teacher", {})))
                 spar.update(cfg.get("student", {}))
             t0 = time.perf_counter()
             res = run_demo(name, seeds=a.seeds, teacher_params=tp, student_params=spar, rows=ROWS)

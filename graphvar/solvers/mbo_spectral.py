@@ -12,7 +12,6 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
-from sklearn.utils import check_random_state
 
 from ..graph import as_graph
 from ..validation import check_dtype, check_float, check_int
@@ -93,6 +92,8 @@ def multiclass_mbo(graph, y, *, n_outer: int = 10, n_inner: int = 6, dt: float =
     vals, X = _normalized_eigs(g.to_scipy().astype(np.float64), n_eig)
     X = torch.from_numpy(X).to(device=g.device, dtype=g.dtype)
     Y = X / torch.from_numpy(1.0 + (dt / n_inner) * vals).to(X)[None, :]
+    from sklearn.utils import check_random_state  # lazy: `import graphvar` stays free of scikit-learn
+
     rng = check_random_state(random_state)
     start = torch.from_numpy(np.stack([rng.rand(c, n).argmax(axis=0) for _ in range(B)])).to(g.device)
     mask = labels.mask
