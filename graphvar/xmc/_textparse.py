@@ -315,6 +315,48 @@ def _check_no_empty_line(name: str, first_lineno: int, rows: list[str], n_rows: 
             )
 
 
+def _chunk_rows(name: str, lines: list[str], first_lineno: int, keep: int, n_rows: int, blank_rows: bool) -> list[str]:
+    """The chunk's lines that are rows (at most ``keep``), newline-free; only blank lines may follow the last row."""
+    stripped = [ln.rstrip("\r\n") for ln in lines]
+    for j, s in enumerate(stripped[keep:]):
+        if s.strip():
+            raise ValueError(
+                f"{name}: line {first_lineno + keep + j}: the header (line 1) declares {n_rows} rows "
+                "but the file has more; fix the header or remove the extra lines."
+            )
+    stripped = stripped[:keep]
+    if not blank_rows:
+        _check_no_empty_line(name, first_lineno, stripped, n_rows)
+    return stripped
+
+
+def _parse_feature_chunk(name: str, first_lineno: int, feats: list[str], n_cols: int, what: str):
+    """``(ids, values float32, counts per row)`` of the ``id:value`` pairs of a chunk's rows."""
+    counts = np.fromiter((s.count(":") for s in feats), dtype=np.int64, count=len(feats))
+    parsed = _parse_pairs(" ".join(s for s in feats if s), int(counts.sum()))
+    if parsed is None:  # maybe just tabs or repeated spaces: normalise the whitespace and retry
+        feats = [" ".join(s.split()) for s in feats]
+        parsed = _parse_pairs(" ".join(s for s in feats if s), int(counts.sum()))
+    if parsed is None:
+        _raise_first(name, first_lineno, feats, lambda s: _diagnose_pairs(s, n_cols, what), _pairs_fast_ok)
+    ids, vals = parsed
+    with np.errstate(over="ignore"):
+        vals32 = vals.astype(np.float32)
+    if not _ids_ok(ids, counts, n_cols) or not np.all(np.isfinite(vals32)):
+        _raise_first(name, first_lineno, feats, lambda s: _diagnose_pairs(s, n_cols, what), _pairs_fast_ok)
+    return ids, vals32, counts
+
+
+def _parse_label_chunk(name: str, first_lineno: int, labs: list[str], n_labels: int):
+    """``(label ids, counts per row)`` of a chunk's comma-separated label lists."""
+    lcounts = np.fromiter((s.count(",") + 1 if s else 0 for s in labs), dtype=np.int64, count=len(labs))
+    lids = _parse_label_ids(",".join(s for s in labs if s), int(lcounts.sum()))
+    if lids is None or not _ids_ok(lids, lcounts, n_labels):
+        diagnose = lambda s: _diagnose_labels(s, n_labels) if s else None  # noqa: E731
+        _raise_first(name, first_lineno, labs, diagnose, _labels_fast_ok)
+    return lids, lcounts
+
+
 def _parse_file(f, name, n_rows, n_cols, n_labels, progress, desc, separators=None, blank_rows=False):
     """Shared streaming parser; ``n_labels`` is ``None`` for LF files (no label list).
 
@@ -324,69 +366,36 @@ def _parse_file(f, name, n_rows, n_cols, n_labels, progress, desc, separators=No
     """
     n_pairs, n_lab = (0, 0) if separators is None else (separators[0], separators[1] + n_rows)
     wide = n_pairs >= _INT32_MAX or n_cols >= _INT32_MAX
-    feat_idx = _Buffer(np.int64 if wide else np.int32, n_pairs)
-    feat_val, feat_cnt = _Buffer(np.float32, n_pairs), _Buffer(np.int64, n_rows)
+    feat = (_Buffer(np.int64 if wide else np.int32, n_pairs), _Buffer(np.float32, n_pairs), _Buffer(np.int64, n_rows))
     if n_labels is not None:
         lab_idx = _Buffer(np.int32 if max(n_labels, n_lab) < _INT32_MAX else np.int64, n_lab)
         lab_cnt = _Buffer(np.int64, n_rows)
     what = "feature" if n_labels is not None else "label"
-    row = 0
-    lineno = 1
+    row, lineno = 0, 1
     bar = tqdm(total=n_rows, desc=desc, unit="rows", disable=not progress, leave=False)
     for lines in _chunks(f):
         first_lineno = lineno + 1
         lineno += len(lines)
-        stripped = [ln.rstrip("\r\n") for ln in lines]
-        keep = max(n_rows - row, 0)
-        for j, s in enumerate(stripped[keep:]):  # only blank lines may follow the last row
-            if s.strip():
-                raise ValueError(
-                    f"{name}: line {first_lineno + keep + j}: the header (line 1) declares {n_rows} rows "
-                    "but the file has more; fix the header or remove the extra lines."
-                )
-        stripped = stripped[:keep]
-        if not blank_rows:
-            _check_no_empty_line(name, first_lineno, stripped, n_rows)
+        rows = _chunk_rows(name, lines, first_lineno, max(n_rows - row, 0), n_rows, blank_rows)
         if n_labels is not None:
-            split = [_split_xc_line(s) for s in stripped]
-            labs = [a for a, _ in split]
-            feats = [b.strip() for _, b in split]
-        else:
-            labs = None
-            feats = [s.strip() for s in stripped]
-        counts = np.fromiter((s.count(":") for s in feats), dtype=np.int64, count=len(feats))
-        parsed = _parse_pairs(" ".join(s for s in feats if s), int(counts.sum()))
-        if parsed is None:  # maybe just tabs or repeated spaces: normalise the whitespace and retry
-            feats = [" ".join(s.split()) for s in feats]
-            parsed = _parse_pairs(" ".join(s for s in feats if s), int(counts.sum()))
-        if parsed is None:
-            _raise_first(name, first_lineno, feats, lambda s: _diagnose_pairs(s, n_cols, what), _pairs_fast_ok)
-        ids, vals = parsed
-        with np.errstate(over="ignore"):
-            vals32 = vals.astype(np.float32)
-        del parsed, vals
-        if not _ids_ok(ids, counts, n_cols) or not np.all(np.isfinite(vals32)):
-            _raise_first(name, first_lineno, feats, lambda s: _diagnose_pairs(s, n_cols, what), _pairs_fast_ok)
-        if labs is not None:
-            lcounts = np.fromiter((s.count(",") + 1 if s else 0 for s in labs), dtype=np.int64, count=len(labs))
-            lids = _parse_label_ids(",".join(s for s in labs if s), int(lcounts.sum()))
-            if lids is None or not _ids_ok(lids, lcounts, n_labels):
-                diagnose = lambda s: _diagnose_labels(s, n_labels) if s else None  # noqa: E731
-                _raise_first(name, first_lineno, labs, diagnose, _labels_fast_ok)
+            split = [_split_xc_line(s) for s in rows]
+            lids, lcounts = _parse_label_chunk(name, first_lineno, [a for a, _ in split], n_labels)
             lab_idx.append(lids)
             lab_cnt.append(lcounts)
-        feat_idx.append(ids)
-        feat_val.append(vals32)
-        feat_cnt.append(counts)
-        row += len(stripped)
-        bar.update(len(stripped))
+            feats = [b.strip() for _, b in split]
+        else:
+            feats = [s.strip() for s in rows]
+        for buffer, part in zip(feat, _parse_feature_chunk(name, first_lineno, feats, n_cols, what)):
+            buffer.append(part)
+        row += len(rows)
+        bar.update(len(rows))
     bar.close()
     if row < n_rows:
         raise ValueError(
             f"{name}: line {lineno + 1}: the file ends after {row} rows but the header (line 1) "
             f"declares {n_rows}; the file is truncated or the header is wrong."
         )
-    X = _to_csr(feat_idx, feat_val, feat_cnt, n_rows, n_cols)
+    X = _to_csr(*feat, n_rows, n_cols)
     if n_labels is None:
         return X
     lab_val = _Buffer(np.float32, lab_idx.size)
