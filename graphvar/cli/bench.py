@@ -121,18 +121,12 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..benchmark.data import load_benchmark_data
-    from ..benchmark.report import markdown_table, plot_accuracy, write_json
+    from ..benchmark.report import write_json
     from ..benchmark.runner import run_benchmark
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    citation = args.dataset in ("cora", "citeseer")
-    graph_kind = args.graph or ("citation" if citation else "knn")
-    features = args.features or ("vae" if args.dataset == "fashionmnist" else "raw")
-    stem = args.name or (
-        f"{args.dataset}_{graph_kind}" + ("_lcc" if args.lcc else "")
-        + ("" if graph_kind == "citation" else f"_{features}_k{args.k}")
-    )
+    graph_kind, features, stem = _names(args)
     out = Path(args.out)
     argv = invocation(args)
     t0 = time.perf_counter()
@@ -173,17 +167,36 @@ def run(args: argparse.Namespace) -> int:
         print(f"graphvar bench: {exc}", file=sys.stderr)
         return 2
     record["config"]["total_seconds"] = time.perf_counter() - t0
+    _write_outputs(record, out, stem, argv, plot=args.plot)
+    print(f"graphvar bench finished in {record['config']['total_seconds']:.1f} s")
+    return 0
+
+
+def _names(args: argparse.Namespace) -> tuple[str, str, str]:
+    """``(graph kind, features, record stem)`` of a ``graphvar bench`` invocation."""
+    citation = args.dataset in ("cora", "citeseer")
+    graph_kind = args.graph or ("citation" if citation else "knn")
+    features = args.features or ("vae" if args.dataset == "fashionmnist" else "raw")
+    stem = args.name or (
+        f"{args.dataset}_{graph_kind}" + ("_lcc" if args.lcc else "")
+        + ("" if graph_kind == "citation" else f"_{features}_k{args.k}")
+    )
+    return graph_kind, features, stem
+
+
+def _write_outputs(record: dict, out: Path, stem: str, argv, *, plot: bool) -> None:
+    """Print the table; write the JSON record, the Markdown table and (``plot``) the accuracy plot."""
+    from ..benchmark.report import markdown_table, plot_accuracy, write_json
+
     table = markdown_table(record)
     print(table)
     write_json(record, out / f"{stem}.json", argv=argv)
     (out / f"{stem}.partial.json").unlink(missing_ok=True)
     (out / f"{stem}.md").write_text(table)
     written = [out / f"{stem}.json", out / f"{stem}.md"]
-    if args.plot:
+    if plot:
         try:
             written.append(plot_accuracy(record, out / f"{stem}.png"))
         except ImportError as exc:
             print(f"graphvar bench: no plot ({exc})", file=sys.stderr)
     print("wrote " + ", ".join(os.fspath(p) for p in written))
-    print(f"graphvar bench finished in {record['config']['total_seconds']:.1f} s")
-    return 0
