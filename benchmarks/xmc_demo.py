@@ -32,15 +32,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 
-from graphvar.xmc.demo import (  # noqa: E402
-    DEFAULT_STUDENT,
-    DEFAULT_TEACHER,
-    ROWS,
-    load_xmc_dataset,
-    markdown_table,
-    run_demo,
-    summarize,
-)
+from graphvar.benchmark.xmc_demo import DEFAULT_STUDENT, DEFAULT_TEACHER, ROWS, markdown_table, run_demo, summarize  # noqa: E402
+from graphvar.datasets.xmc import load_xmc_dataset  # noqa: E402
 from graphvar.benchmark.report import stamp_provenance, write_json  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"

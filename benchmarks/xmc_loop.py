@@ -35,7 +35,7 @@ import torch  # noqa: E402
 
 from graphvar.benchmark.report import write_json  # noqa: E402
 from graphvar.cli import main as graphvar_main  # noqa: E402
-from graphvar.xmc.demo import resolve_dataset  # noqa: E402
+from graphvar.datasets.xmc import resolve_xmc_dataset as resolve_dataset  # noqa: E402
 from graphvar.xmc.formats import load_npz, read_xc, write_xc  # noqa: E402
 from graphvar.xmc.metrics import evaluate, inverse_propensity  # noqa: E402
 

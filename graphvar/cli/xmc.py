@@ -135,7 +135,7 @@ def _cmd_evaluate(a) -> int:
 
 
 def _cmd_demo(a) -> int:
-    from graphvar.xmc.demo import markdown_table, run_demo, summarize
+    from graphvar.benchmark.xmc_demo import markdown_table, run_demo, summarize
 
     tp = _teacher_kwargs(a)
     tp.pop("random_state")

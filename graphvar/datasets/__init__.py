@@ -1,4 +1,4 @@
-"""Datasets: Planetoid citation graphs, Fashion-MNIST, sklearn digits (feature maps: :mod:`graphvar.features`).
+"""Datasets: Planetoid citation graphs, Fashion-MNIST, sklearn digits, XMC text-format folders (feature maps: :mod:`graphvar.features`).
 
 Loaders are offline-first: they read local copies (an explicit folder, the
 data root ``$GRAPHVAR_DATA`` or ``./data``, shared or system folders), check
@@ -18,6 +18,7 @@ from ._root import (
 from .digits import load_digits
 from .fashion_mnist import load_fashion_mnist, read_idx
 from .planetoid import PlanetoidDataset, load_planetoid
+from .xmc import load_xmc_dataset, resolve_xmc_dataset
 
 # the feature maps live in graphvar.features; re-exported here, where they used to be
 from ..features import compute_features, pca_features, vae_features  # noqa: E402
@@ -32,6 +33,8 @@ __all__ = [
     "load_digits",
     "load_fashion_mnist",
     "load_planetoid",
+    "load_xmc_dataset",
+    "resolve_xmc_dataset",
     "pca_features",
     "read_idx",
     "sha256sum",

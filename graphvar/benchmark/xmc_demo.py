@@ -16,15 +16,15 @@ rows and the student's shuffling.
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-__all__ = ["resolve_dataset", "load_xmc_dataset", "run_demo", "summarize", "markdown_table", "ROWS", "METRIC_KEYS",
+from ..datasets.xmc import load_xmc_dataset
+
+__all__ = ["run_demo", "summarize", "markdown_table", "ROWS", "METRIC_KEYS",
            "DEFAULT_TEACHER", "DEFAULT_STUDENT"]
 
 ROWS = ("student", "student + graph teacher", "student + Gandalf")
@@ -34,48 +34,8 @@ DEFAULT_TEACHER = dict(k=10, solver="poisson", n_steps=4, topk=50, lam=0.0, trut
 DEFAULT_STUDENT = dict(epochs=200, lr=0.1, batch_size=256, weight_decay=1e-5)
 
 
-def resolve_dataset(name_or_dir) -> Path:
-    """Folder holding ``train.txt`` and ``test.txt``: a path, or a name under the data roots.
-
-    Names are looked up as ``$GRAPHVAR_SHARED_DATA/xmc/<name>``,
-    ``$GRAPHVAR_DATA/xmc/<name>``, ``$GRAPHVAR_DATA/<name>`` and
-    ``../shared/data/xmc/<name>`` beside the working directory.
-    """
-    p = Path(name_or_dir)
-    if (p / "train.txt").is_file():
-        return p
-    cands = []
-    for env in ("GRAPHVAR_SHARED_DATA", "GRAPHVAR_DATA"):
-        root = os.environ.get(env)
-        if root:
-            cands += [Path(root) / "xmc" / str(name_or_dir), Path(root) / str(name_or_dir)]
-    cands += [Path.cwd().parent / "shared" / "data" / "xmc" / str(name_or_dir),
-              Path(__file__).resolve().parents[3] / "shared" / "data" / "xmc" / str(name_or_dir)]
-    for c in cands:
-        if (c / "train.txt").is_file() and (c / "test.txt").is_file():
-            return c
-    raise FileNotFoundError(
-        f"dataset {name_or_dir!r} not found: pass a folder with train.txt and test.txt, or set "
-        f"GRAPHVAR_SHARED_DATA / GRAPHVAR_DATA (looked in: {', '.join(str(c) for c in cands)}).")
-
-
-def load_xmc_dataset(name_or_dir):
-    """Read ``train.txt`` / ``test.txt`` (XC repository format) of a dataset folder or name.
-
-    Returns
-    -------
-    X_train, Y_train, X_test, Y_test : scipy.sparse.csr_matrix
-    """
-    from .formats import read_xc
-
-    root = resolve_dataset(name_or_dir)
-    Xtr, Ytr = read_xc(root / "train.txt")
-    Xte, Yte = read_xc(root / "test.txt")
-    return Xtr, Ytr, Xte, Yte
-
-
 def _fit_score(X, T, Xte, student_params, seed, k=5):
-    from .student import OneVsAllStudent
+    from ..xmc.student import OneVsAllStudent
 
     st = OneVsAllStudent(random_state=seed, **student_params).fit(X, T)
     return st.predict_topk(Xte, k=k)
@@ -107,9 +67,9 @@ def run_demo(dataset, seeds=3, teacher_params=None, student_params=None, delta: 
     dict
         ``{"runs": {row: [metrics per seed]}, "params": ..., "timings_s": ...}``.
     """
-    from .gandalf import gandalf_soft_labels, label_centroid_features
-    from .metrics import evaluate, inverse_propensity
-    from .teacher import Teacher
+    from ..xmc.gandalf import gandalf_soft_labels, label_centroid_features
+    from ..xmc.metrics import evaluate, inverse_propensity
+    from ..xmc.teacher import Teacher
 
     tp = {**DEFAULT_TEACHER, **(teacher_params or {})}
     spar = {**DEFAULT_STUDENT, **(student_params or {})}
