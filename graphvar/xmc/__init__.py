@@ -36,8 +36,8 @@ __all__ = [
     "propensity_presets",
 ]
 
-# Teacher, soft labels, student and export (issue 5).
-from graphvar.xmc.export import export_teacher  # noqa: E402
+# Teacher, soft labels, student and export.
+from graphvar.xmc.export import export_teacher, load_teacher  # noqa: E402
 from graphvar.xmc.gandalf import (  # noqa: E402
     augment_with_label_features,
     gandalf_soft_labels,
@@ -56,4 +56,5 @@ __all__ += [
     "augment_with_label_features",
     "OneVsAllStudent",
     "export_teacher",
+    "load_teacher",
 ]
