@@ -170,6 +170,18 @@ def markdown(record: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _replace_rows(old: dict, new: dict, methods: list[str]) -> dict:
+    """``old`` with the rows of ``methods`` taken from ``new`` (same datasets); both provenances under ``pieces``."""
+    fresh = {(d["dataset"], r["method"], r["rate"]): r for d in new["datasets"] for r in d["rows"]}
+    for d in old["datasets"]:
+        d["rows"] = [fresh.get((d["dataset"], r["method"], r["rate"]), r) for r in d["rows"]]
+    pieces = old.pop("pieces", None) or [{"methods": "all", "provenance": old["provenance"]}]
+    old["pieces"] = pieces + [{"methods": methods, "provenance": new["provenance"]}]
+    old["provenance"] = {**new["provenance"], "note": "rows of pieces[-1].methods re-measured by this command; "
+                         "the other rows by pieces[0] (each piece's own provenance)."}
+    return old
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", nargs="+", default=["digits", "cora"], choices=("digits", "cora", "fashionmnist"))
@@ -181,11 +193,14 @@ def main(argv=None) -> int:
                    help="dataset:method=N runs GraphLearning on the first N sets only (its CG on the "
                         "non-symmetric random-walk Laplacian takes ~1 min per set on Cora)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "bench_gl_methods.json"))
+    p.add_argument("--replace", action="store_true",
+                   help="re-measure --methods only and replace their rows in the existing --out record (the "
+                        "old and new runs' provenance are kept under 'pieces')")
     args = p.parse_args(argv)
     if gl is None:
         p.error("graphlearning is not importable: pip install graphlearning==1.7.5 (a test dependency)")
     torch.set_num_threads(1)
-    from graphvar.benchmark.report import write_json
+    from graphvar.benchmark.report import read_json, write_json
     from graphvar.provenance import provenance
 
     caps = {tuple(c.split("=")[0].split(":")): int(c.split("=")[1]) for c in args.peer_cap}
@@ -204,6 +219,8 @@ def main(argv=None) -> int:
                       f"gv {np.mean(row['s_gv']):.3g}s", flush=True)
         record["datasets"].append(ds)
     record["provenance"] = provenance(packages=("graphlearning",))
+    if args.replace:
+        record = _replace_rows(read_json(args.out), record, args.methods)
     write_json(record, args.out, argv=sys.argv)
     print(markdown(record))
     return 0

@@ -133,7 +133,7 @@ def test_randomwalk_laplacian_parity_digits(digits):
 
 
 def test_randomwalk_laplacian_is_the_harmonic_extension_on_cora(cora):
-    """On Cora GraphLearning's CG on the non-symmetric ``I − D⁻¹W`` does not converge (55 s, 20 % agreement);
+    """On Cora GraphLearning's CG on the non-symmetric ``I − D⁻¹W`` does not converge (docs/methods.md);
     graphvar's answer is checked against a direct sparse solve of the same equation instead."""
     from scipy.sparse.linalg import spsolve
 

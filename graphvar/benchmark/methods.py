@@ -39,6 +39,7 @@ SCORE_ALIASES = {
     "wnll": ("laplace", {"method": "exact", "reweighting": "wnll"}),
     "laplace_poisson": ("laplace", {"method": "exact", "reweighting": "poisson"}),
     "laplace_normalized": ("laplace", {"method": "exact", "normalization": "normalized"}),
+    "laplace_randomwalk": ("laplace", {"method": "exact", "normalization": "randomwalk"}),
     "laplace_exact": ("laplace", {"method": "exact"}),
     "poisson_exact": ("poisson", {"method": "exact"}),
     "poisson_spectral": ("poisson", {"method": "spectral"}),

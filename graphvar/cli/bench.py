@@ -87,8 +87,9 @@ def register(subparsers) -> None:
         type=_methods,
         default=["laplace", "poisson", "vlaplace", "vpoisson"],
         help="comma-separated methods: laplace, poisson, vlaplace, vpoisson (options as "
-        "vpoisson:amplification=2), poisson_mbo, vpoisson_mbo, volume_mbo, multiclass_mbo, modularity_mbo "
-        "(docs/mbo.md) and GNN methods of graphvar.benchmark.gnn_methods "
+        "vpoisson:amplification=2), the MBO family (poisson_mbo, vpoisson_mbo, volume_mbo, multiclass_mbo, "
+        "modularity_mbo: docs/mbo.md), GraphLearning's other methods (randomwalk, plaplace, amle, peikonal, "
+        "wnll, poisson_spectral, ...: docs/methods.md) and GNN methods of graphvar.benchmark.gnn_methods "
         "(default: laplace,poisson,vlaplace,vpoisson)",
     )
     p.add_argument("--rates", type=positive_int, nargs="+", default=[1, 2, 3, 4, 5], help="labels per class (default: 1 2 3 4 5)")

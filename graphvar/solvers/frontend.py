@@ -15,7 +15,7 @@ import warnings
 
 import torch
 
-from ..graph import as_graph
+from ..graph import Graph, as_graph
 from ..validation import check_bool, check_dtype, check_finite_output, check_float
 from .labels import LabelBatch, parse_labels
 from .methods import _columns, _informed, _uncolumns
@@ -28,10 +28,16 @@ uncolumns = _uncolumns
 
 
 def prepare(graph, y, *, n_classes=None, dtype=None, normalize=False, return_info=False, symmetric=False):
-    """``(graph, labels, informed)``: the validated graph, :class:`LabelBatch` and informed mask ``(B, n)``."""
+    """``(graph, labels, informed)``: the validated graph, :class:`LabelBatch` and informed mask ``(B, n)``.
+
+    ``symmetric=True``: the method works on the stored edges (a :class:`Graph`, undirected).
+    """
     check_bool(normalize, "normalize")
     check_bool(return_info, "return_info")
     g = as_graph(graph, dtype=None if dtype is None else check_dtype(dtype))
+    if symmetric and not isinstance(g, Graph):
+        raise TypeError(f"this method works on the stored edges of a Graph, not a matrix-free {type(g).__name__}; "
+                        "build the graph with graphvar.knn_graph (or Graph.from_scipy).")
     if symmetric and getattr(g, "directed", False):
         raise ValueError("this method needs a symmetric graph; symmetrise the directed graph first.")
     labels = parse_labels(y, g.n_nodes, n_classes, device=g.device, dtype=g.dtype)

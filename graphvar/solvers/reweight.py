@@ -133,6 +133,9 @@ def laplace_variant(graph: Graph, labels, informed: torch.Tensor, core, info: di
     ``core(graph, labels, informed, info=...)`` is the plain Laplace solve; the
     reweighted graph depends on the labeled set, so the sets are solved in turn.
     """
+    if reweighting is not None and not isinstance(graph, Graph):
+        raise TypeError(f"a reweighting changes the stored edges of a Graph, not of a matrix-free "
+                        f"{type(graph).__name__}; build the graph with graphvar.knn_graph (or Graph.from_scipy).")
     out, parts = [], []
     for b in range(labels.n_sets):
         mask = labels.mask[b]
