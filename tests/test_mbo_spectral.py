@@ -60,6 +60,7 @@ def test_spectral_mbo_match_graphlearning_on_cora(shared_data, monkeypatch):
     _check(g, y, "cora", monkeypatch)
 
 
+@pytest.mark.slow
 def test_batched_spectral_mbo_and_bad_input():
     g, y = _digits()
     sets = labeled_sets(y, 1, 2, seed=0, key="digits")

@@ -86,6 +86,7 @@ def test_gl_mode_starts_from_given_weights():
     np.testing.assert_allclose(w.numpy(), w0)
 
 
+@pytest.mark.slow
 def test_exact_agrees_with_graphlearning_loop_on_digits():
     import graphvar as gv
     from graphvar.benchmark.protocol import labeled_sets

@@ -35,7 +35,7 @@ from .volume import volume_projection
 __all__ = ["HeatOperator", "poisson_mbo", "vpoisson_mbo", "resolve_class_priors", "VPOISSON_MBO_AMPLIFICATION"]
 
 #: Default total amplification of V-PoissonMBO (the rule and its measurements: docs/mbo.md §3).
-VPOISSON_MBO_AMPLIFICATION = 1.0
+VPOISSON_MBO_AMPLIFICATION = 0.0
 
 
 class HeatOperator(Operator):
