@@ -184,6 +184,8 @@ def estimate(record: dict, n: float = 1e8, workers: int = 64, classes: int = 10,
     comm = 2 * rows_w * classes * 4
     steps = big["stop_time"] + big["walk_steps"]
     u_bytes = 5 * (rows_w + 2 * rows_w) * classes * 4
+    w_gb, rss_gb = nnz_w * per_entry / 1e9, big["peak_rss_per_worker"] / 1e9
+    build_gb = (2 * rows_w * d * 8 + rows_w * k * 24) / 1e9
     lines = [
         f"From the largest 1-worker run ({big['n']:,} points) and the smallest ({small['n']:,}), "
         f"for n = {n:.0e} points, P = {workers} workers, k = {k}, d = {d}, c = {classes} (float32):", "",
@@ -207,6 +209,8 @@ def estimate(record: dict, n: float = 1e8, workers: int = 64, classes: int = 10,
         f"rule: {steps} × ({step:.2f} + {comm / bandwidth:.2f}) s = **{steps * (step + comm / bandwidth) / 60:.1f} "
         f"min**; Calder's rule (tol = 1/n) may need more steps at 10⁸ points, at most 1000 + 1008: "
         f"**{2008 * (step + comm / bandwidth) / 60:.0f} min**.",
+        f"* **Memory per worker in all**: {w_gb:.2f} + {u_bytes / 1e9:.2f} + {rss_gb:.1f} (+ {build_gb:.2f} "
+        f"while building) ≈ **{w_gb + u_bytes / 1e9 + rss_gb + build_gb:.1f} GB**.",
         "* **Driver**: about 300 bytes per node at c = 10 (labels, one-hot, source, degrees, component ids, the "
         f"gathered scores; counted from the code, not measured) = **{300 * n / 1e9:.0f} GB**.",
     ]
