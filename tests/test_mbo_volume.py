@@ -22,6 +22,7 @@ def _mean_accuracies(g, y, key, rate=5, trials=10):
         Y = np.full(y.size, -1)
         Y[s] = y[s]
         m = evaluation_mask(y.size, s)
+        np.random.seed(t)  # GraphLearning's volume MBO draws from numpy's global generator
         a = gl.ssl.volume_mbo(W, class_priors=priors).fit_predict(s, y[s])
         b = volume_mbo(g, Y, class_priors=priors, random_state=t).argmax(-1).numpy()
         ref.append(100 * np.mean(a[m] == y[m]))
