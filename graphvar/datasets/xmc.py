@@ -2,11 +2,10 @@
 
 A dataset is a folder holding ``train.txt`` and ``test.txt`` (header ``N D L``,
 then ``l1,l2 f:v ...`` per row, read by :func:`graphvar.xmc.read_xc`). A name
-is looked up as ``$GRAPHVAR_SHARED_DATA/xmc/<name>``, then under the data root
-(``$GRAPHVAR_DATA`` or ``./data``) as ``xmc/<name>`` and ``<name>``, then as
-``../shared/data/xmc/<name>`` beside the working directory (a checkout next to
-the shared data). The files are not checksummed: the repository publishes
-several variants of each dataset.
+is looked up as ``$GRAPHVAR_SHARED_DATA/xmc/<name>`` and
+``$GRAPHVAR_SHARED_DATA/<name>``, then under the data root (``$GRAPHVAR_DATA``
+or ``./data``) as ``xmc/<name>`` and ``<name>``. The files are not
+checksummed: the repository publishes several variants of each dataset.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ __all__ = ["resolve_xmc_dataset", "load_xmc_dataset"]
 def _candidates(name: str) -> list[Path]:
     shared = shared_data_root()
     out = [] if shared is None else [shared / "xmc" / name, shared / name]
-    out += [data_root() / "xmc" / name, data_root() / name, Path.cwd().parent / "shared" / "data" / "xmc" / name]
+    out += [data_root() / "xmc" / name, data_root() / name]
     return out
 
 
