@@ -164,3 +164,32 @@ def test_keops_gives_the_same_tied_neighbours(metric):
     X = np.random.default_rng(2).integers(0, 3, size=(400, 6)).astype(np.float32)
     idx, _ = knn_search(X, 8, metric=metric, backend="keops", approximate=False)
     np.testing.assert_array_equal(idx.numpy(), brute(X, 8, metric)[0])
+
+
+@pytest.mark.parametrize("backend", EXACT)
+def test_cosine_zero_rows_are_orthogonal_to_everything(backend):
+    """An all-zero row is at cosine distance 1 from every non-zero row (scikit-learn's convention) and at 0
+    from other zero rows (identical vectors; scikit-learn says 1), dense or sparse.
+
+    Before the fix a zero row sat at distance 1/2 from every row and became the nearest neighbour of every
+    bag-of-words row (CiteSeer's 15 featureless nodes took over its 10-NN cosine graph).
+    """
+    import scipy.sparse as sp
+    from sklearn.metrics.pairwise import cosine_distances
+
+    rng = np.random.default_rng(3)
+    X = (rng.random((200, 60)) < 0.05).astype(np.float64)  # sparse binary rows: most pairs have cos < 1/2
+    X[[5, 17, 80]] = 0.0
+    D = cosine_distances(X)
+    zero = ~X.any(axis=1)
+    D[np.ix_(zero, zero)] = 0.0
+    np.fill_diagonal(D, np.inf)
+    ref = np.sort(D, axis=1)[:, :6]
+    for features in (X, sp.csr_matrix(X)):
+        if sp.issparse(features) and backend != EXACT[0]:
+            continue
+        idx, dist = knn_search(features, 6, metric="cosine", backend=backend if not sp.issparse(features)
+                               else "auto", approximate=False)
+        np.testing.assert_allclose(dist.numpy(), ref, atol=1e-5)
+        picked_zero = zero[idx.numpy()] & ~zero[:, None]
+        assert np.all(dist.numpy()[picked_zero] >= 1 - 1e-6)  # a zero row only ever where nothing is closer

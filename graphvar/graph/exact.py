@@ -81,7 +81,16 @@ def prepare(X: torch.Tensor, metric: str) -> Prepared:
     scale = 1.0 if family == "hamming" else _pow2_scale(X64)
     Y = X64 * scale if scale != 1.0 else X64.clone()
     if metric in ("cosine", "angular"):
-        Y = Y / Y.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
+        norms = Y.norm(dim=1, keepdim=True)
+        Y = Y / norms.clamp_min(torch.finfo(torch.float64).tiny)
+        zero = norms[:, 0] == 0
+        if bool(zero.any()):
+            # An all-zero row has no direction: it is orthogonal to every non-zero row (cos = 0, cosine
+            # distance 1, as scikit-learn), not at |x̂ - 0|² = 1 (cos = 1/2), which made it every sparse row's
+            # nearest neighbour. Its own axis puts it at |x̂ - ẑ|² = 2 from every unit row; zero rows are
+            # identical to each other (distance 0; scikit-learn says 1 there).
+            Y = torch.cat([Y, zero.to(Y.dtype)[:, None]], dim=1)
+            d += 1
     c = 4.0 * (d + 8)
     if family == "l2":
         C = Y - Y.mean(dim=0, keepdim=True)  # translation leaves distances alone, shrinks cancellation

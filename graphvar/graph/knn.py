@@ -192,8 +192,11 @@ def _tiled_candidates(prep: exact.Prepared, k: int, kp: int, progress: bool):
 def _torch_sparse_cosine(X: sp.csr_matrix, k: int, block: int, device: torch.device):
     n = X.shape[0]
     norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
+    zero = norms == 0  # all-zero rows: orthogonal to every other row, identical to each other (as the dense path)
+    norms[zero] = 1.0
     Xn = sp.csr_matrix(sp.diags(1.0 / norms) @ X, dtype=np.float32)
+    if zero.any():
+        Xn = sp.hstack([Xn, sp.csr_matrix(zero.astype(np.float32)[:, None])], format="csr")
     XT = Xn.T.tocsr()
     idx_out = np.empty((n, k), dtype=np.int64)
     sim_out = np.empty((n, k), dtype=np.float32)
