@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 import warnings
@@ -89,25 +90,55 @@ METHODS = {
 }
 
 
-def load(dataset: str):
-    """``(graph, scipy W, features, labels, description)``."""
+#: --datasets name -> load_benchmark_data arguments (the citation graphs: their largest component, unit weights).
+DATASETS = {
+    "digits": dict(name="digits", features="raw", graph="knn", k=10, metric="euclidean"),
+    "cora": dict(name="cora", graph="citation", largest_component=True),
+    "citeseer": dict(name="citeseer", graph="citation", largest_component=True),
+    "cora_knn": dict(name="cora", features="raw", graph="knn", k=10, metric="cosine"),
+    "citeseer_knn": dict(name="citeseer", features="raw", graph="knn", k=10, metric="cosine"),
+    "fashionmnist": dict(name="fashionmnist", features="vae", graph="knn", k=10, metric="euclidean"),
+}
+
+
+def load(dataset: str, features: str | None = None):
+    """``(graph, scipy W, features, labels, description)``; ``features`` overrides FashionMNIST's (vae)."""
     from graphvar.benchmark.data import load_benchmark_data
 
-    if dataset == "cora":
-        d = load_benchmark_data("cora", graph="citation", largest_component=True, cache=False)
-    else:  # FashionMNIST: PCA-50 features (the VAE ones take 20-40 min to train here)
-        d = load_benchmark_data(dataset, features="pca" if dataset == "fashionmnist" else "raw", graph="knn", k=10,
-                                metric="euclidean", cache=False)
+    kw = dict(DATASETS[dataset])
+    if features is not None and dataset == "fashionmnist":
+        kw["features"] = features
+    d = load_benchmark_data(kw.pop("name"), cache=False, **kw)
     return d.graph, sp.csr_matrix(d.graph.to_scipy().astype(np.float64)), d.features, d.labels, d.info["graph_desc"]
 
 
-def _gl_run(make, W, X, train, y):
+class PeerTimeout(Exception):
+    """GraphLearning ran past ``--peer-timeout`` on one labeled set."""
+
+
+def _alarm(signum, frame):
+    raise PeerTimeout
+
+
+def _gl_run(make, W, X, train, y, timeout: int = 0):
+    """GraphLearning's fit + predict on one set: ``(model, pred, seconds)``; PeerTimeout past ``timeout`` s.
+
+    The alarm interrupts Python code only: a call inside GraphLearning's C
+    extensions ends first, so a timed-out set may have run longer than ``timeout``.
+    """
     t0 = time.perf_counter()
-    model = make(W, X)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.fit(train, y[train])
-    pred = model.predict()
+    old = signal.signal(signal.SIGALRM, _alarm) if timeout else None
+    signal.alarm(timeout)
+    try:
+        model = make(W, X)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(train, y[train])
+        pred = model.predict()
+    finally:
+        signal.alarm(0)
+        if old is not None:
+            signal.signal(signal.SIGALRM, old)
     return model, pred, time.perf_counter() - t0
 
 
@@ -119,29 +150,39 @@ def _gv_run(fn, g, X, train, y):
     return scores, time.perf_counter() - t0
 
 
-def one_method(name, g, W, X, y, sets, gl_sets: int) -> dict:
-    """Both packages on every labeled set (GraphLearning on the first ``gl_sets`` only)."""
+def _peer(row, make_gl, W, X, train, y, timeout):
+    """One GraphLearning run, or None when it times out (then GraphLearning is skipped on later sets)."""
+    try:
+        return _gl_run(make_gl, W, X, train, y, timeout)
+    except PeerTimeout:
+        row["peer_timeout"] = {"after_sets": len(row["s_gl"]), "limit_s": timeout}
+        return None
+
+
+def one_method(name, g, W, X, y, sets, gl_sets: int, timeout: int = 0) -> dict:
+    """Both packages on every labeled set (GraphLearning on the first ``gl_sets`` only, within ``timeout``)."""
     _, make_gl, _, run_gv = METHODS[name]
     row = {"method": name, "acc_gl": [], "acc_gv": [], "agree": [], "ties": [], "s_gl": [], "s_gv": [],
            "gl_sets": min(gl_sets, len(sets)), "sets": len(sets), "loadavg": loadavg()}
     for i, train in enumerate(sets):
         unl = np.ones(y.shape[0], dtype=bool)
         unl[train] = False
-        run_peer = i < gl_sets
-        if run_peer and i % 2 == 0:
-            model, pred, s_gl = _gl_run(make_gl, W, X, train, y)
+        run_peer = i < gl_sets and "peer_timeout" not in row
+        peer = _peer(row, make_gl, W, X, train, y, timeout) if run_peer and i % 2 == 0 else None
         scores, s_gv = _gv_run(run_gv, g, X, train, y)
         if run_peer and i % 2 == 1:
-            model, pred, s_gl = _gl_run(make_gl, W, X, train, y)
+            peer = _peer(row, make_gl, W, X, train, y, timeout)
         row["acc_gv"].append(100 * float(np.mean(scores.argmax(1)[unl] == y[unl])))
         row["s_gv"].append(s_gv)
-        if run_peer:
+        if peer is not None:
+            model, pred, s_gl = peer
             theirs = model.prob if model.similarity else -model.prob
             agree, ties = agreement(theirs, scores, unl)
             row["acc_gl"].append(100 * float(np.mean(pred[unl] == y[unl])))
             row["agree"].append(100 * agree)
             row["ties"].append(100 * ties)
             row["s_gl"].append(s_gl)
+    row["gl_sets"] = len(row["s_gl"])
     row["loadavg_end"] = loadavg()
     return row
 
@@ -156,7 +197,16 @@ def markdown(record: dict) -> str:
                   "| s/set GraphLearning | s/set graphvar | GraphLearning / graphvar | load |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for r in ds["rows"]:
+            if not r["gl_sets"]:
+                why = (f"timed out after {r['peer_timeout']['limit_s']} s on its first set" if "peer_timeout" in r
+                       else r.get("peer_skipped", "not run"))
+                lines.append(f"| {r['method']} | {r['rate']} | GraphLearning {why} | – | – | "
+                             f"{np.mean(r['acc_gv']):.2f} | – | {np.mean(r['s_gv']):.3g} | – | "
+                             f"{r['loadavg'][0]:.2f}–{r['loadavg_end'][0]:.2f} |")
+                continue
             peer = f" ({r['gl_sets']} of {r['sets']} sets)" if r["gl_sets"] < r["sets"] else ""
+            if "peer_timeout" in r:
+                peer += f", then timed out ({r['peer_timeout']['limit_s']} s)"
             s_gl, s_gv = np.mean(r["s_gl"]), np.mean(r["s_gv"])
             acc_gv = np.mean(r["acc_gv"][:r["gl_sets"]])  # on the sets GraphLearning solved
             lines.append(
@@ -182,9 +232,44 @@ def _replace_rows(old: dict, new: dict, methods: list[str]) -> dict:
     return old
 
 
+def one_dataset(dataset, args, caps, checkpoint=None) -> dict:
+    """Every ``--methods`` × ``--rates`` row of one dataset; ``checkpoint(ds)`` after each row."""
+    g, W, X, y, desc = load(dataset, args.features)
+    ds = {"dataset": dataset, "graph_desc": desc, "n_nodes": int(g.n_nodes), "trials": args.trials, "rows": []}
+    for name in args.methods:
+        for rate in args.rates:
+            sets = labeled_sets(y, rate, args.trials, seed=args.seed, key=dataset)
+            skip = name == "dynamic_label_propagation" and g.n_nodes > 5000
+            cap = 0 if skip else caps.get((dataset, name), len(sets))
+            row = one_method(name, g, W, X, y, sets, cap, args.peer_timeout)
+            if skip:  # GraphLearning 1.7.5 prints "Cannot use ... on large datasets" and returns zero scores
+                row["peer_skipped"] = "refuses graphs over 5,000 nodes (returns zero scores)"
+            row["rate"] = rate
+            ds["rows"].append(row)
+            peer = f"gl {np.mean(row['s_gl']):.3g}s agree {np.mean(row['agree']):.2f}" if row["s_gl"] else "gl -"
+            print(f"{dataset} {name} rate {rate}: {peer} gv {np.mean(row['s_gv']):.3g}s", flush=True)
+            if checkpoint is not None:
+                checkpoint(ds)
+    return ds
+
+
+def _append_datasets(old: dict, new: dict) -> dict:
+    """``old`` with ``new``'s datasets added (replacing any of the same name); provenances under ``pieces``."""
+    names = {d["dataset"] for d in new["datasets"]}
+    old["datasets"] = [d for d in old["datasets"] if d["dataset"] not in names] + new["datasets"]
+    pieces = old.pop("pieces", None) or [{"methods": "all", "provenance": old["provenance"]}]
+    old["pieces"] = pieces + [{"datasets": sorted(names), "rates": new["rates"], "trials": new["trials"],
+                               "provenance": new["provenance"]}]
+    old["provenance"] = {**new["provenance"], "note": "the datasets of pieces[-1] were measured by this command; "
+                         "the others by the earlier pieces (each piece's own provenance, rates and trials)."}
+    return old
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--datasets", nargs="+", default=["digits", "cora"], choices=("digits", "cora", "fashionmnist"))
+    p.add_argument("--datasets", nargs="+", default=["digits", "cora"], choices=list(DATASETS))
+    p.add_argument("--features", default=None, choices=("pca", "vae"),
+                   help="FashionMNIST features (default vae: the VAE-20 embedding, trained once and cached)")
     p.add_argument("--rates", type=int, nargs="+", default=[1, 5])
     p.add_argument("--trials", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
@@ -192,10 +277,15 @@ def main(argv=None) -> int:
     p.add_argument("--peer-cap", nargs="*", default=["cora:laplace_randomwalk=1"],
                    help="dataset:method=N runs GraphLearning on the first N sets only (its CG on the "
                         "non-symmetric random-walk Laplacian takes ~1 min per set on Cora)")
+    p.add_argument("--peer-timeout", type=int, default=0,
+                   help="seconds: a GraphLearning set running longer is abandoned and GraphLearning skipped on "
+                        "that row's later sets (recorded as peer_timeout; 0 = no limit)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "bench_gl_methods.json"))
     p.add_argument("--replace", action="store_true",
                    help="re-measure --methods only and replace their rows in the existing --out record (the "
                         "old and new runs' provenance are kept under 'pieces')")
+    p.add_argument("--append", action="store_true",
+                   help="add --datasets to the existing --out record (replacing datasets of the same name)")
     args = p.parse_args(argv)
     if gl is None:
         p.error("graphlearning is not importable: pip install graphlearning==1.7.5 (a test dependency)")
@@ -206,21 +296,17 @@ def main(argv=None) -> int:
     caps = {tuple(c.split("=")[0].split(":")): int(c.split("=")[1]) for c in args.peer_cap}
     record = {"graphlearning": "1.7.5", "rates": args.rates, "trials": args.trials, "seed": args.seed,
               "datasets": []}
+    partial = (args.out if not (args.replace or args.append)  # never a second *.json beside the records
+               else ROOT / "benchmarks" / "results" / "pieces" / (Path(args.out).stem + ".partial.json"))
     for dataset in args.datasets:
-        g, W, X, y, desc = load(dataset)
-        ds = {"dataset": dataset, "graph_desc": desc, "n_nodes": int(g.n_nodes), "trials": args.trials, "rows": []}
-        for name in args.methods:
-            for rate in args.rates:
-                sets = labeled_sets(y, rate, args.trials, seed=args.seed, key=dataset)
-                row = one_method(name, g, W, X, y, sets, caps.get((dataset, name), len(sets)))
-                row["rate"] = rate
-                ds["rows"].append(row)
-                print(f"{dataset} {name} rate {rate}: agree {np.mean(row['agree']):.2f} gl {np.mean(row['s_gl']):.3g}s "
-                      f"gv {np.mean(row['s_gv']):.3g}s", flush=True)
-        record["datasets"].append(ds)
+        done = list(record["datasets"])
+        record["datasets"].append(one_dataset(dataset, args, caps, checkpoint=lambda ds: write_json(
+            {**record, "datasets": done + [ds], "partial": True}, partial, argv=sys.argv)))
     record["provenance"] = provenance(packages=("graphlearning",))
     if args.replace:
         record = _replace_rows(read_json(args.out), record, args.methods)
+    elif args.append:
+        record = _append_datasets(read_json(args.out), record)
     write_json(record, args.out, argv=sys.argv)
     print(markdown(record))
     return 0

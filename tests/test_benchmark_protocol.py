@@ -246,3 +246,38 @@ def test_merge_records():
     b["config"]["seed"] = 1
     with pytest.raises(ValueError, match="not paired"):
         merge_records([a, b])
+
+
+def _trial_record(trials, gl_trials):
+    """A two-method record whose peer ran on ``gl_trials`` of ``trials`` (accuracy = 50 + trial, peer 40 + trial)."""
+    res = [{"method": "peer", "rate": 1, "trial": list(gl_trials), "accuracy": [40.0 + t for t in gl_trials],
+            "seconds": [2.0] * len(gl_trials)},
+           {"method": "ours", "rate": 1, "trial": list(trials), "accuracy": [50.0 + t * t for t in trials],
+            "seconds": [1.0] * len(trials)}]
+    return {"dataset": "toy", "config": {"trials": 4, "n_nodes": 10}, "results": [e for e in res if e["trial"]]}
+
+
+def test_paired_difference_matches_trials_not_positions():
+    from graphvar.benchmark.report import paired_accuracies
+
+    rec = _trial_record([0, 1, 2, 3], [1, 3])
+    ours, peer = paired_accuracies(rec["results"][1], rec["results"][0])
+    assert ours == [51.0, 59.0] and peer == [41.0, 43.0]
+    md = markdown_table(rec, baseline="peer")
+    # by hand: differences 10 and 16 -> mean 13, se = std([10, 16], ddof=1) / sqrt(2) = 3
+    assert "| ours | +13.00 ± 3.00 [2] |" in md
+    assert "| peer | 42.0 (1.4) [2] |" in md
+
+
+def test_merge_records_joins_pieces_split_by_trials():
+    from graphvar.benchmark.report import merge_records
+
+    a = _trial_record([0, 1], [0, 1])
+    b = _trial_record([2, 3], [])
+    m = merge_records([b, a])  # out of order: the merge sorts each cell by trial
+    cells = {e["method"]: e for e in m["results"]}
+    assert cells["ours"]["trial"] == [0, 1, 2, 3]
+    assert cells["ours"]["accuracy"] == [50.0, 51.0, 54.0, 59.0]
+    assert cells["peer"]["trial"] == [0, 1]
+    with pytest.raises(ValueError, match="two records"):
+        merge_records([a, a])

@@ -81,6 +81,31 @@ def paired_difference(a, b) -> tuple[float, float]:
     return float(d.mean()), se
 
 
+def paired_accuracies(a: dict, b: dict) -> tuple[list[float], list[float]]:
+    """The accuracies of two result entries on the labeled sets both of them solved.
+
+    Entries that carry ``trial`` (the index of each accuracy's labeled set)
+    are matched on it, so a peer measured on the first 5 of 20 sets pairs
+    with those 5; entries without it pair position by position.
+
+    Parameters
+    ----------
+    a, b : dict
+        Result entries (``accuracy`` and optionally ``trial`` lists).
+
+    Returns
+    -------
+    (list of float, list of float)
+        ``a``'s and ``b``'s accuracies on the common sets, in trial order.
+    """
+    if "trial" not in a or "trial" not in b:
+        return list(a["accuracy"]), list(b["accuracy"])
+    acc_a = dict(zip(a["trial"], a["accuracy"]))
+    acc_b = dict(zip(b["trial"], b["accuracy"]))
+    common = sorted(set(acc_a) & set(acc_b))
+    return [acc_a[t] for t in common], [acc_b[t] for t in common]
+
+
 def markdown_table(record: dict, baseline: str = "poisson", digits: int = 1) -> str:
     """Render the accuracy table and the paired differences vs ``baseline``.
 
@@ -97,8 +122,11 @@ def markdown_table(record: dict, baseline: str = "poisson", digits: int = 1) -> 
     -------
     str
         Markdown: a title line, the accuracy table (mean (std) in %), the
-        paired difference table (mean ± standard error, percentage points)
-        and the mean solve time per labeled set.
+        paired difference table (mean ± standard error, percentage points;
+        over the labeled sets both methods solved, their count in brackets
+        where it is below the table's trial count) and the mean solve time
+        per labeled set. A cell over fewer trials than the title's says so
+        in brackets.
     """
     entries = _entries(record)
     methods = _methods_in_order(record)
@@ -120,7 +148,8 @@ def markdown_table(record: dict, baseline: str = "poisson", digits: int = 1) -> 
         for r in rates:
             if (m, r) in stats:
                 mu, sd = stats[(m, r)]
-                cells.append(f"{mu:.{digits}f} ({sd:.{digits}f})")
+                n = len(entries[(m, r)]["accuracy"])
+                cells.append(f"{mu:.{digits}f} ({sd:.{digits}f})" + (f" [{n}]" if n < n_trials else ""))
             else:
                 cells.append("–")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
@@ -132,8 +161,12 @@ def markdown_table(record: dict, baseline: str = "poisson", digits: int = 1) -> 
             cells = []
             for r in rates:
                 if (m, r) in entries and (baseline, r) in entries:
-                    d, se = paired_difference(entries[(m, r)]["accuracy"], entries[(baseline, r)]["accuracy"])
-                    cells.append(f"{d:+.2f} ± {se:.2f}")
+                    a, b = paired_accuracies(entries[(m, r)], entries[(baseline, r)])
+                    if not a:
+                        cells.append("–")
+                        continue
+                    d, se = paired_difference(a, b)
+                    cells.append(f"{d:+.2f} ± {se:.2f}" + (f" [{len(a)}]" if len(a) < n_trials else ""))
                 else:
                     cells.append("–")
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
@@ -197,17 +230,29 @@ def merge_records(records: list[dict], sources: list[str] | None = None) -> dict
         pieces.append(piece)
     merged = {k: v for k, v in first.items() if k not in ("provenance", "partial", "pieces")}
     merged.update(config=dict(first["config"]), results=[], machine=first.get("machine"), pieces=pieces)
-    seen = set()
+    seen: dict = {}
     for r in records:
         for e in r["results"]:
             key = (e["method"], e["rate"])
-            if key in seen:
-                raise ValueError(f"{key} appears in two records")
-            seen.add(key)
-            merged["results"].append(e)
+            if key not in seen:
+                seen[key] = dict(e)
+                merged["results"].append(seen[key])
+            elif "trial" in e and "trial" in seen[key] and not set(e["trial"]) & set(seen[key]["trial"]):
+                _join_trials(seen[key], e)
+            else:
+                raise ValueError(f"{key} appears in two records (on the same labeled sets, or without "
+                                 "trial indices to tell them apart)")
     merged["config"]["methods"] = list(dict.fromkeys(m for r in records for m in r["config"].get("methods", [])))
     merged["config"]["rates"] = sorted({int(e["rate"]) for e in merged["results"]})
     return merged
+
+
+def _join_trials(into: dict, other: dict) -> None:
+    """Append ``other``'s per-trial lists to ``into`` (same method and rate, disjoint trials), in trial order."""
+    per_trial = [k for k, v in into.items() if isinstance(v, list) and len(v) == len(into["trial"])]
+    rows = sorted(zip(*(into[k] + other[k] for k in per_trial)), key=lambda row: row[per_trial.index("trial")])
+    for i, k in enumerate(per_trial):
+        into[k] = [row[i] for row in rows]
 
 
 # A path is absolute when it starts with "/", "~/" or a drive letter; inside free text, a
