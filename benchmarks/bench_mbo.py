@@ -92,12 +92,17 @@ def _record(dataset, desc, y, rates, trials, amplifications, gl_error, cells, me
 FAMILIES = ("gl_poisson_mbo", "poisson_mbo", "vpoisson_mbo", "poisson+priors")
 
 
-def _names(families, amplifications) -> list[str]:
+def _vname(a: float, inner: int = 40) -> str:
+    """``vpoisson_mbo:<a>``, with ``:ns<inner>`` when the heat steps per MBO iteration are not the default 40."""
+    return f"vpoisson_mbo:{a:g}" + ("" if inner == 40 else f":ns{inner}")
+
+
+def _names(families, amplifications, inner: int = 40) -> list[str]:
     return [n for f in FAMILIES if f in families
-            for n in ([f"vpoisson_mbo:{a:g}" for a in amplifications] if f == "vpoisson_mbo" else [f])]
+            for n in ([_vname(a, inner) for a in amplifications] if f == "vpoisson_mbo" else [f])]
 
 
-def _runs(graph, W, y, priors, s, amplifications, with_peer: bool, families=FAMILIES) -> dict:
+def _runs(graph, W, y, priors, s, amplifications, with_peer: bool, families=FAMILIES, inner: int = 40) -> dict:
     """The callables of one labeled set ``s``: each returns the predicted class of every node."""
     import graphlearning as gl
 
@@ -109,14 +114,14 @@ def _runs(graph, W, y, priors, s, amplifications, with_peer: bool, families=FAMI
         runs["gl_poisson_mbo"] = lambda: (model.fit_predict(s, y[s]), model)
     runs["poisson_mbo"] = lambda: gv.poisson_mbo(graph, Y, class_priors=priors).argmax(-1).numpy()
     for a in amplifications:
-        runs[f"vpoisson_mbo:{a:g}"] = (lambda a=a: gv.vpoisson_mbo(graph, Y, class_priors=priors,
-                                                                   amplification=a).argmax(-1).numpy())
+        runs[_vname(a, inner)] = (lambda a=a: gv.vpoisson_mbo(graph, Y, class_priors=priors, amplification=a,
+                                                              n_inner=inner).argmax(-1).numpy())
     runs["poisson+priors"] = lambda: volume_projection(gv.poisson(graph, Y), priors).numpy()
-    return {m: fn for m, fn in runs.items() if m in _names(families, amplifications)}
+    return {m: fn for m, fn in runs.items() if m in _names(families, amplifications, inner)}
 
 
 def run(graph, y, dataset, rates, trials, amplifications, desc, checkpoint=None, trial_range=None,
-        peer_trials=None, families=FAMILIES):
+        peer_trials=None, families=FAMILIES, inner: int = 40):
     """Trials ``trial_range`` (default all), interleaved per labeled set; ``checkpoint(record)`` after each.
 
     GraphLearning runs on the trials below ``peer_trials`` only (default: all);
@@ -125,7 +130,7 @@ def run(graph, y, dataset, rates, trials, amplifications, desc, checkpoint=None,
     """
     W = graph.to_scipy().astype(np.float64)
     priors = np.bincount(y) / y.size
-    methods = _names(families, amplifications)
+    methods = _names(families, amplifications, inner)
     cells = {(m, r): {"method": m, "rate": r, "trial": [], "accuracy": [], "seconds": [], "loadavg": []}
              for m in methods for r in rates}
     gl_error = {r: [] for r in rates}
@@ -135,7 +140,8 @@ def run(graph, y, dataset, rates, trials, amplifications, desc, checkpoint=None,
         for rate in rates:
             s = sets[rate][t]
             mask = evaluation_mask(y.size, s)
-            runs = _runs(graph, W, y, priors, s, amplifications, peer_trials is None or t < peer_trials, families)
+            runs = _runs(graph, W, y, priors, s, amplifications, peer_trials is None or t < peer_trials, families,
+                         inner)
             for m, fn in runs.items():
                 pred, secs = _timed(fn)
                 if m == "gl_poisson_mbo":
@@ -167,7 +173,7 @@ def merge(paths: list[str]) -> dict:
             errors.setdefault(r, []).extend(v)
     cfg["gl_final_fraction_error"] = errors
     cfg["amplifications"] = sorted({a for rec in records for a in rec["config"]["amplifications"]
-                                    if any(e["method"] == f"vpoisson_mbo:{a:g}" for e in rec["results"])})
+                                    if any(e["method"] == _vname(a) for e in rec["results"])})
     cfg["trials_completed"] = {e["method"]: {} for e in merged["results"]}
     for e in merged["results"]:
         cfg["trials_completed"][e["method"]][str(e["rate"])] = len(e["accuracy"])
@@ -196,6 +202,9 @@ def main(argv=None) -> int:
     p.add_argument("--methods", nargs="+", default=list(FAMILIES), choices=FAMILIES,
                    help="the method families to run (pieces for --merge; default all)")
     p.add_argument("--amplifications", type=float, nargs="+", default=[0.0, 0.5, 1.0, 2.0])
+    p.add_argument("--inner-steps", type=int, default=40,
+                   help="heat steps per MBO iteration of the vpoisson_mbo rows (n_inner; rows named "
+                        "vpoisson_mbo:<a>:ns<N> when not the default 40)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--root", default=os.environ.get("GRAPHVAR_SHARED_DATA"))
     p.add_argument("--json", default=None, help="default benchmarks/results/mbo_<dataset>.json")
@@ -216,7 +225,7 @@ def main(argv=None) -> int:
         path = args.json or _default_json(args)
         record = run(graph, y, args.dataset, args.rates, args.trials, args.amplifications, desc,
                      checkpoint=lambda rec: write_json(rec, path), trial_range=args.trial_range,
-                     peer_trials=args.peer_trials, families=args.methods)
+                     peer_trials=args.peer_trials, families=args.methods, inner=args.inner_steps)
     print(markdown_table(record, baseline="gl_poisson_mbo", digits=2))
     out = write_json(record, args.json or _default_json(args))
     print(f"wrote {out}")

@@ -250,6 +250,8 @@ def merge_records(records: list[dict], sources: list[str] | None = None) -> dict
 def _join_trials(into: dict, other: dict) -> None:
     """Append ``other``'s per-trial lists to ``into`` (same method and rate, disjoint trials), in trial order."""
     per_trial = [k for k, v in into.items() if isinstance(v, list) and len(v) == len(into["trial"])]
+    if any(len(other.get(k, ())) != len(other["trial"]) for k in per_trial):
+        raise ValueError(f"({into['method']!r}, rate {into['rate']}): the pieces record different per-trial fields")
     rows = sorted(zip(*(into[k] + other[k] for k in per_trial)), key=lambda row: row[per_trial.index("trial")])
     for i, k in enumerate(per_trial):
         into[k] = [row[i] for row in rows]
