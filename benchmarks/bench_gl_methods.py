@@ -169,7 +169,11 @@ def one_method(name, g, W, X, y, sets, gl_sets: int, timeout: int = 0) -> dict:
         unl[train] = False
         run_peer = i < gl_sets and "peer_timeout" not in row
         peer = _peer(row, make_gl, W, X, train, y, timeout) if run_peer and i % 2 == 0 else None
-        scores, s_gv = _gv_run(run_gv, g, X, train, y)
+        try:
+            scores, s_gv = _gv_run(run_gv, g, X, train, y)
+        except ValueError as exc:  # graphvar refuses the input (e.g. a spectral solve on a disconnected graph)
+            row["gv_error"] = str(exc)
+            break
         if run_peer and i % 2 == 1:
             peer = _peer(row, make_gl, W, X, train, y, timeout)
         row["acc_gv"].append(100 * float(np.mean(scores.argmax(1)[unl] == y[unl])))
@@ -197,6 +201,10 @@ def markdown(record: dict) -> str:
                   "| s/set GraphLearning | s/set graphvar | GraphLearning / graphvar | load |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for r in ds["rows"]:
+            if "gv_error" in r and not r["acc_gv"]:
+                lines.append(f"| {r['method']} | {r['rate']} | graphvar raises: {r['gv_error']} | – | – | – | – | – "
+                             f"| – | {r['loadavg'][0]:.2f}–{r['loadavg_end'][0]:.2f} |")
+                continue
             if not r["gl_sets"]:
                 why = (f"timed out after {r['peer_timeout']['limit_s']} s on its first set" if "peer_timeout" in r
                        else r.get("peer_skipped", "not run"))
@@ -254,9 +262,18 @@ def one_dataset(dataset, args, caps, checkpoint=None) -> dict:
 
 
 def _append_datasets(old: dict, new: dict) -> dict:
-    """``old`` with ``new``'s datasets added (replacing any of the same name); provenances under ``pieces``."""
+    """``old`` with ``new``'s datasets added; a dataset already there gets ``new``'s rows (its other
+    (method, rate) rows kept, rows in method order then rate). Provenances under ``pieces``."""
     names = {d["dataset"] for d in new["datasets"]}
-    old["datasets"] = [d for d in old["datasets"] if d["dataset"] not in names] + new["datasets"]
+    kept = {d["dataset"]: d for d in old["datasets"]}
+    for d in new["datasets"]:
+        if d["dataset"] in kept:
+            fresh = {(r["method"], r["rate"]) for r in d["rows"]}
+            rows = [r for r in kept[d["dataset"]]["rows"] if (r["method"], r["rate"]) not in fresh] + d["rows"]
+            order = list(METHODS)
+            d = {**d, "rows": sorted(rows, key=lambda r: (order.index(r["method"]), r["rate"]))}
+        kept[d["dataset"]] = d
+    old["datasets"] = list(kept.values())
     pieces = old.pop("pieces", None) or [{"methods": "all", "provenance": old["provenance"]}]
     old["pieces"] = pieces + [{"datasets": sorted(names), "rates": new["rates"], "trials": new["trials"],
                                "provenance": new["provenance"]}]

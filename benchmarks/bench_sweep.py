@@ -135,13 +135,14 @@ def _record(dataset, rates, trials, batch, peer_trials, rows) -> dict:
 def markdown(record: dict) -> str:
     """Accuracy per rate and the sweep's seconds (graphvar measured, GraphLearning extrapolated)."""
     cfg = record["config"]
-    lines = [f"**{record['dataset']}** ({record.get('graph_desc', '')}), {cfg['trials']} labeled sets per rate, "
+    partial = " (partial record: rates not yet reached are missing)" if record.get("partial") else ""
+    lines = [f"**{record['dataset']}** ({record.get('graph_desc', '')}){partial}, {cfg['trials']} labeled sets per rate, "
              f"graphvar batches of {cfg['batch']}; GraphLearning on the first {cfg['peer_trials']} sets per rate:",
              "", "| method | labels/class | accuracy graphvar (all sets) | graphvar on GL's sets | GraphLearning "
              "| graphvar s (measured) | GraphLearning s/set | GraphLearning s (extrapolated) | ratio |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     total = {m: [0.0, 0.0] for m in METHODS}
-    for row in record["rows"]:
+    for row in (r for r in record["rows"] if r["sets"]):  # a partial record: the rates not reached yet are empty
         for m in METHODS:
             gv_cell, gl_cell = row["gv"][m], row["gl"][m]
             acc = np.asarray(gv_cell["accuracy"])
@@ -156,7 +157,7 @@ def markdown(record: dict) -> str:
     lines += ["", "| method | whole sweep graphvar s (measured) | GraphLearning s (extrapolated) | ratio |",
               "|---|---:|---:|---:|"]
     for m, (ours_s, theirs_s) in total.items():
-        lines.append(f"| {m} | {ours_s:.4g} | {theirs_s:.4g} | {theirs_s / ours_s:.1f}× |")
+        lines.append(f"| {m} | {ours_s:.4g} | {theirs_s:.4g} | {theirs_s / ours_s:.1f}× |" if ours_s else f"| {m} | – | – | – |")
     load = [row["loadavg"] for row in record["rows"] if row["loadavg"]]
     if load:
         flat = [a[0] for rows in load for a in rows]

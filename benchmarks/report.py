@@ -1,15 +1,15 @@
 """Regenerate ``docs/results.md`` (and README's headline table) from ``benchmarks/results/*.json``.
 
     python benchmarks/report.py           # what `make bench-report` runs
-    python benchmarks/report.py --check   # exit 1 if docs/results.md, README or docs/mbo.md is out of date
+    python benchmarks/report.py --check   # exit 1 if a generated page or block is out of date
 
 Every table in docs/results.md is computed here from a JSON record (the
 renderers are the ones the benchmark scripts use); the only numbers typed in
 are the published rows of Calder et al. (2020), marked as such. The README's
 headline table is the block between ``<!-- headline:start -->`` and
 ``<!-- headline:end -->``, replaced by the same table as in docs/results.md;
-docs/mbo.md's copy of the MBO tables (between ``<!-- tables:start -->`` and
-``<!-- tables:end -->``) likewise.
+the copies of tables in docs/mbo.md and docs/methods.md (between
+``<!-- tables:start -->`` and ``<!-- tables:end -->``) likewise.
 Plots go to ``docs/img/``.
 """
 
@@ -111,13 +111,16 @@ def _headline_mbo() -> list[str]:
     if rec is None or "VAE" not in rec["config"]["graph_desc"]:
         return []
     default, desc = _default_vpoisson_mbo()
-    n = {e["method"]: len(e["accuracy"]) for e in rec["results"]}
+    n: dict[str, list[int]] = {}
+    for e in rec["results"]:
+        n.setdefault(e["method"], []).append(len(e["accuracy"]))
+    peer = sorted(set(n.get("gl_poisson_mbo", [0])))
     rows = [(f"graphvar V-PoissonMBO (default: {desc})", default),
             ("graphvar PoissonMBO", "poisson_mbo"), ("graphvar Poisson + exact class-prior projection", "poisson+priors"),
-            (f"GraphLearning 1.7.5 PoissonMBO, same graph, first {n.get('gl_poisson_mbo', 0)} "
-             "of the same sets", "gl_poisson_mbo")]
+            (f"GraphLearning 1.7.5 PoissonMBO, same graph, first {'–'.join(map(str, (peer[0], peer[-1])[:len(peer)]))}"
+             " of the same sets", "gl_poisson_mbo")]
     return [_row(name, [_cell(rec, m, r) for r in RATES]) for name, m in rows if m in n] + [
-        "", f"MBO rows: `mbo_fashionmnist.json` ({_load(rec)}), {max(n.values())} labeled sets per rate "
+        "", f"MBO rows: `mbo_fashionmnist.json` ({_load(rec)}), {max(max(v) for v in n.values())} labeled sets per rate "
         "on a VAE-20 graph of another training of the same VAE (this machine, a later session); GraphLearning's "
         "row is on the first sets of the same seeded draw. Paired differences: docs/results.md, MBO section."]
 
@@ -490,13 +493,23 @@ def _mbo_doc_with_tables(text: str) -> str:
     return _between(text, MBO_START, MBO_END, body, "docs/mbo.md")
 
 
+def _methods_doc_with_tables(text: str) -> str:
+    """docs/methods.md with its copy of the bench_gl_methods.json tables regenerated."""
+    return _between(text, MBO_START, MBO_END, _script("bench_gl_methods").markdown(_rec("bench_gl_methods")),
+                    "docs/methods.md")
+
+
+#: docs pages holding a generated copy of some tables: path -> how to regenerate the page's text.
+GENERATED_COPIES = {"mbo.md": _mbo_doc_with_tables, "methods.md": _methods_doc_with_tables}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--check", action="store_true", help="only check that the generated files are up to date")
     args = p.parse_args(argv)
-    results, readme, mbo = DOCS / "results.md", ROOT / "README.md", DOCS / "mbo.md"
-    generated = {results: render_all(), readme: _readme_with_headline(readme.read_text()),
-                 mbo: _mbo_doc_with_tables(mbo.read_text())}
+    results, readme = DOCS / "results.md", ROOT / "README.md"
+    generated = {results: render_all(), readme: _readme_with_headline(readme.read_text())}
+    generated.update({DOCS / name: fix((DOCS / name).read_text()) for name, fix in GENERATED_COPIES.items()})
     if args.check:
         stale = [str(f.relative_to(ROOT)) for f, new in generated.items() if not f.exists() or f.read_text() != new]
         if stale:

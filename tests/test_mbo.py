@@ -130,3 +130,23 @@ def test_bench_runs_mbo_methods_with_the_benchmark_priors(digits):
     assert names == ["poisson", "poisson+priors", "vpoisson_mbo:n_outer=2",
                      "multiclass_mbo:n_outer=2,random_state=0"]
     assert all(len(e["accuracy"]) == 2 and min(e["accuracy"]) > 10 for e in record["results"])
+
+
+def test_vpoisson_mbo_defaults_are_the_measured_ones():
+    """80 heat steps per MBO iteration and amplification 0 (docs/mbo.md §3), used by the function and estimator."""
+    import inspect
+
+    from graphvar.estimators import VPoissonMBOClassifier
+    from graphvar.solvers.mbo import VPOISSON_MBO_AMPLIFICATION, VPOISSON_MBO_N_INNER
+
+    params = inspect.signature(vpoisson_mbo).parameters
+    assert params["n_inner"].default == VPOISSON_MBO_N_INNER == 80
+    assert params["amplification"].default == VPOISSON_MBO_AMPLIFICATION == 0.0
+    assert inspect.signature(poisson_mbo).parameters["n_inner"].default == 40  # GraphLearning's Ns, for parity
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (40, 2)), rng.normal(6, 1, (40, 2))])
+    y = np.full(80, -1)
+    y[[0, 40]] = [0, 1]
+    clf = VPoissonMBOClassifier(k=5, class_priors=[0.5, 0.5]).fit(X, y)
+    expected = vpoisson_mbo(clf.graph_, y, class_priors=[0.5, 0.5]).argmax(-1).numpy()
+    np.testing.assert_array_equal(clf.transduction_, expected)

@@ -92,14 +92,16 @@ def test_manifest_covers_every_record_once():
 
 
 def test_docs_results_and_readme_are_generated_from_the_records():
-    """docs/results.md, README's headline table and docs/mbo.md's tables equal what report.py renders now."""
+    """docs/results.md, README's headline table and the tables copied into docs pages equal what report.py
+    renders now."""
     report = _script("report")
     assert (ROOT / "docs" / "results.md").read_text() == report.render_all()
     readme = (ROOT / "README.md").read_text()
     assert readme == report._readme_with_headline(readme)
     assert "../shared" not in readme
-    mbo = (ROOT / "docs" / "mbo.md").read_text()
-    assert mbo == report._mbo_doc_with_tables(mbo)
+    for name, regenerate in report.GENERATED_COPIES.items():
+        page = (ROOT / "docs" / name).read_text()
+        assert page == regenerate(page), f"docs/{name}: run `make bench-report`"
 
 
 def test_no_page_points_outside_the_clone():

@@ -67,9 +67,10 @@ class PoissonMBOClassifier(GraphSSLClassifier):
 class VPoissonMBOClassifier(PoissonMBOClassifier):
     """V-PoissonMBO classifier: PoissonMBO started from balanced V-Poisson (docs/mbo.md §3).
 
-    Solver: :func:`graphvar.vpoisson_mbo`; default amplification that of
-    :func:`graphvar.vpoisson_mbo`. Parameters and attributes: see
-    :class:`PoissonMBOClassifier`.
+    Solver: :func:`graphvar.vpoisson_mbo`; default amplification and heat
+    steps per MBO iteration (80; ``solver_params={"n_inner": ...}`` changes
+    it) those of :func:`graphvar.vpoisson_mbo`. Parameters and attributes:
+    see :class:`PoissonMBOClassifier`.
     """
 
     _solver = staticmethod(vpoisson_mbo)
