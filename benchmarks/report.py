@@ -377,7 +377,7 @@ def sweep_section() -> list[str]:
     if not (RESULTS / "sweep_fashionmnist.json").exists():
         return []
     rec = _rec("sweep_fashionmnist")
-    return [f"### `sweep_fashionmnist.json` — the full sweep ({_load(rec)})", "", _script("bench_sweep").markdown(rec)]
+    return [f"### `sweep_fashionmnist.json` — the label-rate sweep ({_load(rec)})", "", _script("bench_sweep").markdown(rec)]
 
 
 RULE_DATASETS = ("digits", "fashionmnist", "cora", "citeseer")  # docs/mbo.md §3: the rules' data, rates 1-2
