@@ -228,18 +228,6 @@ def markdown(record: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _replace_rows(old: dict, new: dict, methods: list[str]) -> dict:
-    """``old`` with the rows of ``methods`` taken from ``new`` (same datasets); both provenances under ``pieces``."""
-    fresh = {(d["dataset"], r["method"], r["rate"]): r for d in new["datasets"] for r in d["rows"]}
-    for d in old["datasets"]:
-        d["rows"] = [fresh.get((d["dataset"], r["method"], r["rate"]), r) for r in d["rows"]]
-    pieces = old.pop("pieces", None) or [{"methods": "all", "provenance": old["provenance"]}]
-    old["pieces"] = pieces + [{"methods": methods, "provenance": new["provenance"]}]
-    old["provenance"] = {**new["provenance"], "note": "rows of pieces[-1].methods re-measured by this command; "
-                         "the other rows by pieces[0] (each piece's own provenance)."}
-    return old
-
-
 def one_dataset(dataset, args, caps, checkpoint=None) -> dict:
     """Every ``--methods`` × ``--rates`` row of one dataset; ``checkpoint(ds)`` after each row."""
     g, W, X, y, desc = load(dataset, args.features)
@@ -261,24 +249,22 @@ def one_dataset(dataset, args, caps, checkpoint=None) -> dict:
     return ds
 
 
-def _append_datasets(old: dict, new: dict) -> dict:
-    """``old`` with ``new``'s datasets added; a dataset already there gets ``new``'s rows (its other
-    (method, rate) rows kept, rows in method order then rate). Provenances under ``pieces``."""
-    names = {d["dataset"] for d in new["datasets"]}
+def _merge_into(old: dict, new: dict, methods: list[str]) -> dict:
+    """``old`` with ``new``'s rows: a new dataset is added, an existing one gets ``new``'s (method, rate) rows
+    and keeps its others (rows in method order, then rate). Both runs' provenance is kept under ``pieces``."""
     kept = {d["dataset"]: d for d in old["datasets"]}
     for d in new["datasets"]:
         if d["dataset"] in kept:
             fresh = {(r["method"], r["rate"]) for r in d["rows"]}
             rows = [r for r in kept[d["dataset"]]["rows"] if (r["method"], r["rate"]) not in fresh] + d["rows"]
-            order = list(METHODS)
-            d = {**d, "rows": sorted(rows, key=lambda r: (order.index(r["method"]), r["rate"]))}
+            d = {**d, "rows": sorted(rows, key=lambda r: (list(METHODS).index(r["method"]), r["rate"]))}
         kept[d["dataset"]] = d
     old["datasets"] = list(kept.values())
     pieces = old.pop("pieces", None) or [{"methods": "all", "provenance": old["provenance"]}]
-    old["pieces"] = pieces + [{"datasets": sorted(names), "rates": new["rates"], "trials": new["trials"],
-                               "provenance": new["provenance"]}]
-    old["provenance"] = {**new["provenance"], "note": "the datasets of pieces[-1] were measured by this command; "
-                         "the others by the earlier pieces (each piece's own provenance, rates and trials)."}
+    old["pieces"] = pieces + [{"datasets": sorted(d["dataset"] for d in new["datasets"]), "methods": methods,
+                               "rates": new["rates"], "trials": new["trials"], "provenance": new["provenance"]}]
+    old["provenance"] = {**new["provenance"], "note": "the rows of pieces[-1] (its datasets x methods x rates) were "
+                         "measured by this command, the others by the earlier pieces (each with its own provenance)."}
     return old
 
 
@@ -320,10 +306,8 @@ def main(argv=None) -> int:
         record["datasets"].append(one_dataset(dataset, args, caps, checkpoint=lambda ds: write_json(
             {**record, "datasets": done + [ds], "partial": True}, partial, argv=sys.argv)))
     record["provenance"] = provenance(packages=("graphlearning",))
-    if args.replace:
-        record = _replace_rows(read_json(args.out), record, args.methods)
-    elif args.append:
-        record = _append_datasets(read_json(args.out), record)
+    if args.replace or args.append:
+        record = _merge_into(read_json(args.out), record, args.methods)
     write_json(record, args.out, argv=sys.argv)
     print(markdown(record))
     return 0

@@ -9,7 +9,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from graphvar.benchmark.report import paired_difference, read_json, record_machine, summary  # noqa: E402
+from graphvar.benchmark.report import (  # noqa: E402
+    paired_accuracies, paired_difference, read_json, record_machine, summary)
 
 RESULTS = ROOT / "benchmarks" / "results"
 DOCS = ROOT / "docs"
@@ -33,12 +34,14 @@ def _cell(record: dict, method: str, rate: int) -> str:
     return f"{mu:.1f} ({sd:.1f})"
 
 
-def _acc(record: dict, method: str, rate: int) -> list[float]:
-    return next(e["accuracy"] for e in record["results"] if e["method"] == method and e["rate"] == rate)
+def _entry(record: dict, method: str, rate: int) -> dict:
+    return next(e for e in record["results"] if e["method"] == method and e["rate"] == rate)
 
 
 def _paired(a: dict, ma: str, b: dict, mb: str, rates=RATES) -> list[str]:
-    return ["{:+.2f} ± {:.2f}".format(*paired_difference(_acc(a, ma, r), _acc(b, mb, r))) for r in rates]
+    """Paired difference cells (matched by labeled-set index where the records carry it)."""
+    return ["{:+.2f} ± {:.2f}".format(*paired_difference(*paired_accuracies(_entry(a, ma, r), _entry(b, mb, r))))
+            for r in rates]
 
 
 def _row(name: str, cells) -> str:

@@ -110,3 +110,22 @@ def test_no_page_points_outside_the_clone():
              *(ROOT / "benchmarks").glob("*.py")]
     offenders = [str(f.relative_to(ROOT)) for f in files if "../shared" in f.read_text()]
     assert offenders == []
+
+
+def test_gl_methods_merge_adds_datasets_and_replaces_only_the_new_rows():
+    """bench_gl_methods --append / --replace: new datasets are added, re-measured rows replace theirs only."""
+    bench = _script("bench_gl_methods")
+
+    def row(method, rate, acc):
+        return {"method": method, "rate": rate, "acc_gv": [acc]}
+
+    old = {"provenance": {"argv": ["first"]}, "datasets": [
+        {"dataset": "digits", "rows": [row("laplace", 1, 1.0), row("laplace", 5, 2.0), row("wnll", 1, 3.0)]}]}
+    new = {"rates": [5], "trials": 1, "provenance": {"argv": ["second"]}, "datasets": [
+        {"dataset": "digits", "rows": [row("laplace", 5, 9.0)]}, {"dataset": "cora", "rows": [row("amle", 5, 4.0)]}]}
+    merged = bench._merge_into(old, new, ["laplace", "amle"])
+    digits, cora = merged["datasets"]
+    assert [(r["method"], r["rate"], r["acc_gv"][0]) for r in digits["rows"]] == [
+        ("laplace", 1, 1.0), ("laplace", 5, 9.0), ("wnll", 1, 3.0)]
+    assert cora["dataset"] == "cora" and cora["rows"][0]["acc_gv"] == [4.0]
+    assert [p["provenance"]["argv"] for p in merged["pieces"]] == [["first"], ["second"]]
