@@ -102,14 +102,14 @@ DATASETS = {
 
 
 def load(dataset: str, features: str | None = None):
-    """``(graph, scipy W, features, labels, description)``; ``features`` overrides FashionMNIST's (vae)."""
+    """``(graph, scipy W, features, labels, info)``; ``features`` overrides FashionMNIST's (vae)."""
     from graphvar.benchmark.data import load_benchmark_data
 
     kw = dict(DATASETS[dataset])
     if features is not None and dataset == "fashionmnist":
         kw["features"] = features
     d = load_benchmark_data(kw.pop("name"), cache=False, **kw)
-    return d.graph, sp.csr_matrix(d.graph.to_scipy().astype(np.float64)), d.features, d.labels, d.info["graph_desc"]
+    return d.graph, sp.csr_matrix(d.graph.to_scipy().astype(np.float64)), d.features, d.labels, d.info
 
 
 class PeerTimeout(Exception):
@@ -230,8 +230,9 @@ def markdown(record: dict) -> str:
 
 def one_dataset(dataset, args, caps, checkpoint=None) -> dict:
     """Every ``--methods`` × ``--rates`` row of one dataset; ``checkpoint(ds)`` after each row."""
-    g, W, X, y, desc = load(dataset, args.features)
-    ds = {"dataset": dataset, "graph_desc": desc, "n_nodes": int(g.n_nodes), "trials": args.trials, "rows": []}
+    g, W, X, y, info = load(dataset, args.features)
+    ds = {"dataset": dataset, "graph_desc": info["graph_desc"], "features_sha1": info["features_sha1"],
+          "n_nodes": int(g.n_nodes), "trials": args.trials, "rows": []}
     for name in args.methods:
         for rate in args.rates:
             sets = labeled_sets(y, rate, args.trials, seed=args.seed, key=dataset)

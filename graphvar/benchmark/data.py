@@ -134,7 +134,8 @@ def load_benchmark_data(
     X, y, ds = _load_raw(dataset, root)
     Z = _features(dataset, np.asarray(X), features, n_components)
     info: dict[str, Any] = {"dataset": dataset, "features": features, "feature_dim": int(Z.shape[1]),
-                            "graph": graph, "load_seconds": time.perf_counter() - t0}
+                            "features_sha1": _fingerprint(Z), "graph": graph,
+                            "load_seconds": time.perf_counter() - t0}
     t0 = time.perf_counter()
     if graph == "citation":
         g, y, Z = _citation_graph(ds, np.asarray(y, dtype=np.int64), Z, largest_component, info)

@@ -1,7 +1,8 @@
 """The spectral MBO schemes of GraphLearning 1.7.5: multiclass MBO and modularity MBO (docs/mbo.md §4).
 
 Both diffuse in a truncated eigenbasis of the graph Laplacian (computed by
-scipy's ARPACK, as GraphLearning does) and threshold to one-hot labels after
+scipy's ARPACK, as GraphLearning does; multiclass MBO's comes from
+:func:`.spectral.normalized_eigs`) and threshold to one-hot labels after
 every diffusion; the iterations are dense ``(n, r)`` products in torch,
 batched over labeled sets. They do not use class priors.
 """
@@ -16,17 +17,9 @@ import torch
 from ..graph import as_graph
 from ..validation import check_dtype, check_float, check_int
 from .labels import parse_labels
+from .spectral import normalized_eigs
 
 __all__ = ["multiclass_mbo", "modularity_mbo"]
-
-
-def _normalized_eigs(W: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """GraphLearning's ``eigen_decomp('normalized', k)``: ``1 − s`` from svds of ``D^{-1/2} W D^{-1/2}``."""
-    d = np.asarray(W.sum(axis=1)).ravel()
-    dm = sp.diags(1.0 / np.sqrt(np.where(d > 0, d, 1.0)))
-    u, s, _ = spla.svds(dm @ W @ dm, k=k, tol=0)
-    order = np.argsort(1.0 - s)
-    return (1.0 - s)[order], u[:, order]
 
 
 def _modularity_eigs(W: sp.csr_matrix, k: int, gamma: float) -> tuple[np.ndarray, np.ndarray]:
@@ -89,9 +82,9 @@ def multiclass_mbo(graph, y, *, n_outer: int = 10, n_inner: int = 6, dt: float =
     (B, n), c = labels.labels.shape, labels.n_classes
     if n_eig >= n:
         raise ValueError(f"n_eig={n_eig} must be smaller than the number of nodes ({n}).")
-    vals, X = _normalized_eigs(g.to_scipy().astype(np.float64), n_eig)
-    X = torch.from_numpy(X).to(device=g.device, dtype=g.dtype)
-    Y = X / torch.from_numpy(1.0 + (dt / n_inner) * vals).to(X)[None, :]
+    vals, X = normalized_eigs(g, n_eig)
+    X = X.to(g.dtype)
+    Y = X / (1.0 + (dt / n_inner) * vals).to(X)[None, :]
     from sklearn.utils import check_random_state  # lazy: `import graphvar` stays free of scikit-learn
 
     rng = check_random_state(random_state)
