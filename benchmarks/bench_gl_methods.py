@@ -269,6 +269,24 @@ def _merge_into(old: dict, new: dict, methods: list[str]) -> dict:
     return old
 
 
+def merge_pieces(out: str, pieces: list[str]) -> int:
+    """``--merge``: fold finished runs of this script into the record ``out`` (see :func:`_merge_into`)."""
+    from graphvar.benchmark.report import read_json, write_json
+
+    record = read_json(out)
+    for path in pieces:
+        piece = read_json(path)
+        if piece.get("partial"):
+            raise SystemExit(f"{path} is a checkpoint of an unfinished run; merge it when the run has ended")
+        methods = sorted({r["method"] for d in piece["datasets"] for r in d["rows"]}, key=list(METHODS).index)
+        record = _merge_into(record, piece, methods)
+        for d in piece["datasets"]:
+            print(f"{path}: {len(d['rows'])} {d['dataset']} rows ({', '.join(methods)})")
+    write_json(record, out, argv=sys.argv)
+    print(f"merged into {out}; benchmarks/report.py prints the tables")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", nargs="+", default=["digits", "cora"], choices=list(DATASETS))
@@ -290,7 +308,12 @@ def main(argv=None) -> int:
                         "old and new runs' provenance are kept under 'pieces')")
     p.add_argument("--append", action="store_true",
                    help="add --datasets to the existing --out record (replacing datasets of the same name)")
+    p.add_argument("--merge", nargs="+", default=None, metavar="PIECE",
+                   help="measure nothing: merge these records (runs of this script, e.g. on other cores) into "
+                        "--out, each one's (dataset, method, rate) rows replacing the stored ones")
     args = p.parse_args(argv)
+    if args.merge:
+        return merge_pieces(args.out, args.merge)
     if gl is None:
         p.error("graphlearning is not importable: pip install graphlearning==1.7.5 (a test dependency)")
     torch.set_num_threads(1)

@@ -27,6 +27,22 @@ def loadavg() -> list[float] | None:
         return None
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name (Linux ``/proc/cpuinfo``), or ``None`` where it cannot be read.
+
+    Recorded because float results of long trainings (the VAE features) differ
+    between CPU models: a record's numbers are only comparable on the same one.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
 def _version(name: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -48,7 +64,7 @@ def machine_info(packages: tuple[str, ...] = ()) -> dict[str, Any]:
     Returns
     -------
     dict
-        Date (UTC), platform, processor, CPU count, load average, torch threads,
+        Date (UTC), platform, processor, CPU model, CPU count, load average, torch threads,
         ``OMP_WAIT_POLICY``, CUDA device name (or ``None``) and versions.
     """
     import torch
@@ -58,6 +74,7 @@ def machine_info(packages: tuple[str, ...] = ()) -> dict[str, Any]:
         "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
         "python": platform.python_version(),
         "cpu_count": os.cpu_count(),
         "loadavg": loadavg(),

@@ -100,6 +100,8 @@ def test_vae_shape_determinism_and_cache(blobs, tmp_root, monkeypatch):
     log = json.loads((tmp_root / "features" / files[0]).read_text())
     assert log["params"]["epochs"] == 2 and len(log["loss_per_sample"]) == 2
     assert log["loss_per_sample"][1] < log["loss_per_sample"][0]
+    # the machine is part of what reproduces the features: its CPU model is logged (None off Linux)
+    assert "cpu_model" in log and (log["cpu_model"] is None or log["cpu_model"].strip())
 
     # Second call reads the cache: training would raise.
     def no_training(*args, **kwargs):

@@ -82,6 +82,21 @@ def test_graph_nearest_neighbor_distances_are_dijkstras(blobs):
         np.testing.assert_allclose(-scores[:, k].numpy(), dijkstra(W, indices=node), rtol=1e-12)
 
 
+def test_graph_nearest_neighbor_ranks_labels_only_when_classes_tie(blobs, monkeypatch):
+    """The tie-breaking ranks cost more than the distances: skipped when no node has two nearest classes."""
+    import graphvar.solvers.distance as distance
+
+    calls = []
+    rank = distance._seed_priority
+    monkeypatch.setattr(distance, "_seed_priority", lambda *a: calls.append(1) or rank(*a))
+    g, _, _, sets = blobs
+    graphvar.graph_nearest_neighbor(g, sets[0])  # Gaussian weights: no two path lengths are equal
+    assert calls == []
+    path = _path(5)  # unit weights, labels at both ends: the middle node is at distance 2 from both classes
+    scores = graphvar.graph_nearest_neighbor(path, np.array([0, -1, -1, -1, 1]))
+    assert calls == [1] and scores[2, 0] != scores[2, 1]
+
+
 def test_randomwalk_solves_its_linear_system(blobs):
     g, _, _, sets = blobs
     W = g.to_scipy()

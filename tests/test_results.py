@@ -129,3 +129,30 @@ def test_gl_methods_merge_adds_datasets_and_replaces_only_the_new_rows():
         ("laplace", 1, 1.0), ("laplace", 5, 9.0), ("wnll", 1, 3.0)]
     assert cora["dataset"] == "cora" and cora["rows"][0]["acc_gv"] == [4.0]
     assert [p["provenance"]["argv"] for p in merged["pieces"]] == [["first"], ["second"]]
+
+
+def test_gl_methods_merge_folds_finished_pieces_and_refuses_a_checkpoint(tmp_path):
+    """bench_gl_methods --merge: runs on other cores join the stored record; an unfinished run does not."""
+    bench = _script("bench_gl_methods")
+    from graphvar.benchmark.report import read_json, write_json
+
+    def row(method, rate, acc):
+        return {"method": method, "rate": rate, "acc_gv": [acc]}
+
+    out = write_json({"datasets": [{"dataset": "fashionmnist", "rows": [row("laplace", 1, 1.0), row("amle", 1, 2.0)]},
+                                   {"dataset": "digits", "rows": [row("laplace", 1, 5.0)]}]},
+                     tmp_path / "all.json", argv=["first"])
+    pieces = []
+    for i, method in enumerate(("amle", "laplace")):
+        pieces.append(write_json({"rates": [1], "trials": 5, "datasets": [
+            {"dataset": "fashionmnist", "trials": 5, "rows": [row(method, 1, 10.0 + i)]}]},
+            tmp_path / f"piece{i}.json", argv=[f"piece{i}"]))
+    assert bench.main(["--out", str(out), "--merge", *map(str, pieces)]) == 0
+    merged = read_json(out)
+    fm, digits = merged["datasets"]
+    assert [(r["method"], r["acc_gv"]) for r in fm["rows"]] == [("laplace", [11.0]), ("amle", [10.0])]
+    assert fm["trials"] == 5 and digits["rows"][0]["acc_gv"] == [5.0]
+    assert [p["provenance"]["argv"] for p in merged["pieces"]] == [["first"], ["piece0"], ["piece1"]]
+    write_json({"partial": True, "datasets": []}, tmp_path / "busy.json", argv=["busy"])
+    with pytest.raises(SystemExit, match="unfinished"):
+        bench.main(["--out", str(out), "--merge", str(tmp_path / "busy.json")])

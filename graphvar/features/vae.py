@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from ..provenance import cpu_model
 from ..validation import check_bool, check_device, check_float, check_int
 from .basic import as_2d_float
 
@@ -168,7 +169,7 @@ def _train(X: np.ndarray, params: dict, device: torch.device, checkpoint: Path |
     log = {"params": params, "n_samples": X.shape[0], "n_features": X.shape[1], "train_seconds": run.seconds,
            "resumed_from_epoch": start, "loss_per_sample": run.history, "device": str(device),
            "torch_threads": torch.get_num_threads(), "loadavg": os.getloadavg(), "cpu_count": os.cpu_count(),
-           "torch": torch.__version__, "numpy": np.__version__, "platform": platform.platform(),
+           "cpu_model": cpu_model(), "torch": torch.__version__, "numpy": np.__version__, "platform": platform.platform(),
            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     return run.encode(data), log
 
@@ -193,7 +194,11 @@ def vae_features(
     divergence; Adam with learning rate 1e-3, batch size 128, reshuffled every
     epoch, 100 epochs; the embedding is the posterior mean ``mu``. Differences:
     seeded (weights, shuffling and noise come from ``seed``, so reruns on the
-    same device give the same features), no DataLoader worker, tqdm progress,
+    same machine — CPU model, thread count, torch version — give the same
+    features; on another CPU model 100 epochs of float rounding can give other
+    features, hence another graph: of three FashionMNIST trainings on this
+    project's 2-core machines, two gave identical features and one did not),
+    no DataLoader worker, tqdm progress,
     a checkpoint every epoch.
 
     Parameters

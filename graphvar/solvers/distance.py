@@ -110,7 +110,7 @@ def _run(solver, graph, y, *, tol, max_iter, random_state, n_classes, dtype, nor
     if not info["converged"]:
         warn_unconverged(what, max_iter, info["change"], tol)
     B, _, c = labels.onehot.shape
-    priority = _seed_priority(g, D, random_state) if what == "graph nearest neighbour" else None
+    priority = (lambda: _seed_priority(g, D, random_state)) if what == "graph nearest neighbour" else None
     scores = uncolumns(distances_to_scores(D, c, random_state, priority), B, c)
     return finish(scores, labels, informed, normalize=normalize, info=info, return_info=return_info, what=what)
 

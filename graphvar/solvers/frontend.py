@@ -12,6 +12,7 @@ and :mod:`.sparse_lp` run between the two on the column layout ``(n, B * c)``
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import torch
 
@@ -69,12 +70,13 @@ def warn_unconverged(what: str, max_iter: int, change: float, tol: float) -> Non
 
 
 def distances_to_scores(D: torch.Tensor, width: int, random_state: int,
-                        priority: torch.Tensor | None = None) -> torch.Tensor:
+                        priority: Callable[[], torch.Tensor] | None = None) -> torch.Tensor:
     """Scores ``−D`` of distances ``(n, B * width)``, unreachable (``inf``) below every reachable score.
 
     Exact ties between classes (equal path lengths, common on unweighted
-    graphs) are broken by ``priority`` (same shape, in ``[0, 1)``, lower wins)
-    or, without it, at random (seeded by ``random_state``): the tied scores of
+    graphs) are broken by ``priority()`` (same shape, in ``[0, 1)``, lower
+    wins; called only when there is a tie, since it may cost more than the
+    distances) or, without it, at random (seeded by ``random_state``): the tied scores of
     a node get offsets below ``5e-7 · max|D|`` (within the ``1e-6`` relative
     tie tolerance of :func:`graphvar.benchmark.parity.agreement`), so no class
     wins every tie by its index.
@@ -91,6 +93,8 @@ def distances_to_scores(D: torch.Tensor, width: int, random_state: int,
     if priority is None:
         gen = torch.Generator(device="cpu").manual_seed(random_state)
         priority = torch.rand(S.shape, generator=gen, dtype=torch.float64).to(device=S.device, dtype=S.dtype)
+    else:
+        priority = priority()
     scale = 5e-7 * float(top.abs().clamp_min(1.0))
     offset = scale * (1.0 - priority.reshape(blocks.shape).clamp(0.0, 1.0))
     return torch.where(tied, blocks + offset, blocks).reshape(n, m)
