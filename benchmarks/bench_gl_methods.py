@@ -235,13 +235,13 @@ def one_dataset(dataset, args, caps, checkpoint=None) -> dict:
           "n_nodes": int(g.n_nodes), "trials": args.trials, "rows": []}
     for name in args.methods:
         for rate in args.rates:
-            sets = labeled_sets(y, rate, args.trials, seed=args.seed, key=dataset)
+            sets = labeled_sets(y, rate, args.trials, seed=args.seed, key=dataset)[args.first_trial:]
             skip = name == "dynamic_label_propagation" and g.n_nodes > 5000
-            cap = 0 if skip else caps.get((dataset, name), len(sets))
+            cap = 0 if skip or args.no_peer else caps.get((dataset, name), len(sets))
             row = one_method(name, g, W, X, y, sets, cap, args.peer_timeout)
             if skip:  # GraphLearning 1.7.5 prints "Cannot use ... on large datasets" and returns zero scores
                 row["peer_skipped"] = "refuses graphs over 5,000 nodes (returns zero scores)"
-            row["rate"] = rate
+            row["rate"], row["first_trial"] = rate, args.first_trial
             ds["rows"].append(row)
             peer = f"gl {np.mean(row['s_gl']):.3g}s agree {np.mean(row['agree']):.2f}" if row["s_gl"] else "gl -"
             print(f"{dataset} {name} rate {rate}: {peer} gv {np.mean(row['s_gv']):.3g}s", flush=True)
@@ -250,15 +250,32 @@ def one_dataset(dataset, args, caps, checkpoint=None) -> dict:
     return ds
 
 
+def _extend(old: dict, new: dict) -> dict:
+    """``old``'s row with graphvar's runs on the later sets of ``new`` (a ``--first-trial`` run without peer)."""
+    if new["first_trial"] != old["sets"] or new["gl_sets"]:
+        raise ValueError(f"{new['method']} rate {new['rate']}: a run from labeled set {new['first_trial']} with "
+                         f"{new['gl_sets']} GraphLearning sets cannot extend a row of {old['sets']} sets; "
+                         f"use --first-trial {old['sets']} --no-peer")
+    grown = {**old, "acc_gv": old["acc_gv"] + new["acc_gv"], "s_gv": old["s_gv"] + new["s_gv"],
+             "sets": old["sets"] + new["sets"], "loadavg_later": new["loadavg"], "loadavg_end": new["loadavg_end"]}
+    if "gv_error" in new:
+        grown["gv_error"] = new["gv_error"]
+    return grown
+
+
 def _merge_into(old: dict, new: dict, methods: list[str]) -> dict:
     """``old`` with ``new``'s rows: a new dataset is added, an existing one gets ``new``'s (method, rate) rows
-    and keeps its others (rows in method order, then rate). Both runs' provenance is kept under ``pieces``."""
+    and keeps its others (rows in method order, then rate); a row of a ``--first-trial`` run extends the
+    stored row instead (:func:`_extend`). Both runs' provenance is kept under ``pieces``."""
     kept = {d["dataset"]: d for d in old["datasets"]}
     for d in new["datasets"]:
         if d["dataset"] in kept:
-            fresh = {(r["method"], r["rate"]) for r in d["rows"]}
-            rows = [r for r in kept[d["dataset"]]["rows"] if (r["method"], r["rate"]) not in fresh] + d["rows"]
-            d = {**d, "rows": sorted(rows, key=lambda r: (list(METHODS).index(r["method"]), r["rate"]))}
+            stored = {(r["method"], r["rate"]): r for r in kept[d["dataset"]]["rows"]}
+            for r in d["rows"]:
+                key = (r["method"], r["rate"])
+                stored[key] = _extend(stored[key], r) if r.get("first_trial") else r
+            d = {**kept[d["dataset"]], **{k: v for k, v in d.items() if k != "rows"},
+                 "rows": sorted(stored.values(), key=lambda r: (list(METHODS).index(r["method"]), r["rate"]))}
         kept[d["dataset"]] = d
     old["datasets"] = list(kept.values())
     pieces = old.pop("pieces", None) or [{"methods": "all", "provenance": old["provenance"]}]
@@ -295,6 +312,10 @@ def main(argv=None) -> int:
     p.add_argument("--rates", type=int, nargs="+", default=[1, 5])
     p.add_argument("--trials", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--first-trial", type=int, default=0,
+                   help="skip the first labeled sets of --trials: with --no-peer, a run that --merge appends to "
+                        "the stored rows (graphvar on more sets than GraphLearning)")
+    p.add_argument("--no-peer", action="store_true", help="graphvar only (GraphLearning on none of the sets)")
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     p.add_argument("--peer-cap", nargs="*", default=["cora:laplace_randomwalk=1"],
                    help="dataset:method=N runs GraphLearning on the first N sets only (its CG on the "
@@ -314,6 +335,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.merge:
         return merge_pieces(args.out, args.merge)
+    if not 0 <= args.first_trial < args.trials:
+        p.error(f"--first-trial must be in [0, --trials) = [0, {args.trials})")
     if gl is None:
         p.error("graphlearning is not importable: pip install graphlearning==1.7.5 (a test dependency)")
     torch.set_num_threads(1)
