@@ -156,3 +156,30 @@ def test_gl_methods_merge_folds_finished_pieces_and_refuses_a_checkpoint(tmp_pat
     write_json({"partial": True, "datasets": []}, tmp_path / "busy.json", argv=["busy"])
     with pytest.raises(SystemExit, match="unfinished"):
         bench.main(["--out", str(out), "--merge", str(tmp_path / "busy.json")])
+
+
+def test_gl_methods_merge_extends_rows_with_graphvar_on_later_sets(tmp_path):
+    """--first-trial K --no-peer runs append graphvar's later sets to the stored rows; a mismatched start is refused."""
+    bench = _script("bench_gl_methods")
+    from graphvar.benchmark.report import read_json, write_json
+
+    stored = {"method": "amle", "rate": 1, "acc_gl": [1.0, 2.0], "acc_gv": [1.0, 2.0], "agree": [100.0, 100.0],
+              "ties": [0.0, 0.0], "s_gl": [5.0, 5.0], "s_gv": [1.0, 1.0], "gl_sets": 2, "sets": 2,
+              "loadavg": [1.0], "loadavg_end": [1.0]}
+    out = write_json({"datasets": [{"dataset": "fashionmnist", "graph_desc": "toy", "trials": 2, "rows": [stored]}]},
+                     tmp_path / "all.json", argv=["first"])
+    later = {**stored, "acc_gl": [], "agree": [], "ties": [], "s_gl": [], "acc_gv": [3.0, 4.0, 5.0],
+             "s_gv": [2.0, 2.0, 2.0], "gl_sets": 0, "sets": 3, "first_trial": 2, "loadavg": [2.0]}
+    piece = write_json({"rates": [1], "trials": 5, "datasets": [{"dataset": "fashionmnist", "trials": 5,
+                                                                  "rows": [later]}]}, tmp_path / "p.json", argv=["p"])
+    assert bench.main(["--out", str(out), "--merge", str(piece)]) == 0
+    (ds,) = read_json(out)["datasets"]
+    (row,) = ds["rows"]
+    assert ds["trials"] == 5 and row["sets"] == 5 and row["gl_sets"] == 2
+    assert row["acc_gv"] == [1.0, 2.0, 3.0, 4.0, 5.0] and row["acc_gl"] == [1.0, 2.0]
+    assert "(2 of 5 sets)" in bench.markdown(read_json(out))
+    wrong = write_json({"rates": [1], "trials": 5, "datasets": [{"dataset": "fashionmnist", "trials": 5,
+                                                                  "rows": [{**later, "first_trial": 3}]}]},
+                       tmp_path / "w.json", argv=["w"])
+    with pytest.raises(ValueError, match="--first-trial 5 --no-peer"):
+        bench.main(["--out", str(out), "--merge", str(wrong)])
