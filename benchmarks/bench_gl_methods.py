@@ -217,10 +217,12 @@ def markdown(record: dict) -> str:
                 peer += f", then timed out ({r['peer_timeout']['limit_s']} s)"
             s_gl, s_gv = np.mean(r["s_gl"]), np.mean(r["s_gv"])
             paired = np.mean(r["s_gv"][:r["gl_sets"]])  # the ratio: on the sets both solved, interleaved
-            acc_gv = np.mean(r["acc_gv"][:r["gl_sets"]])  # on the sets GraphLearning solved
+            acc_gv = f"{np.mean(r['acc_gv'][:r['gl_sets']]):.2f}"  # on the sets GraphLearning solved
+            if len(r["acc_gv"]) > r["gl_sets"]:
+                acc_gv += f" (all {len(r['acc_gv'])}: {np.mean(r['acc_gv']):.2f})"
             lines.append(
                 f"| {r['method']} | {r['rate']} | {np.mean(r['agree']):.2f} ({np.min(r['agree']):.2f}){peer} | "
-                f"{np.mean(r['ties']):.2f} | {np.mean(r['acc_gl']):.2f} | {acc_gv:.2f} | "
+                f"{np.mean(r['ties']):.2f} | {np.mean(r['acc_gl']):.2f} | {acc_gv} | "
                 f"{s_gl:.3g} | {s_gv:.3g} | {s_gl / paired:.2f} | {r['loadavg'][0]:.2f}–{r['loadavg_end'][0]:.2f} |")
         lines.append("")
     m = record["provenance"]["machine"] if "provenance" in record else {}
