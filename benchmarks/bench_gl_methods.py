@@ -334,7 +334,8 @@ def main(argv=None) -> int:
                    help="add --datasets to the existing --out record (replacing datasets of the same name)")
     p.add_argument("--merge", nargs="+", default=None, metavar="PIECE",
                    help="measure nothing: merge these records (runs of this script, e.g. on other cores) into "
-                        "--out, each one's (dataset, method, rate) rows replacing the stored ones")
+                        "--out, each one's (dataset, method, rate) rows replacing the stored ones, or extending "
+                        "them when the run was --first-trial K --no-peer")
     args = p.parse_args(argv)
     if args.merge:
         return merge_pieces(args.out, args.merge)
