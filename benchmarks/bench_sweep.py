@@ -23,6 +23,14 @@ sets GraphLearning solved) and the sweep times with their ratio; writes
 batch). One thread (``torch.set_num_threads(1)``, ``OMP_NUM_THREADS=1``)::
 
     python benchmarks/bench_sweep.py --dataset fashionmnist --features vae --trials 100 --peer-trials 2
+
+On two cores, split the labeled sets: one process on sets 0..K-1 (with
+GraphLearning's: ``--end-trial K``), one on sets K.. (``--first-trial K``;
+GraphLearning only on sets below ``--peer-trials``), each with its own ``--json``; then
+``--merge PIECE…`` joins them into ``--json`` (same dataset, graph, trials,
+batch and peer trials; per rate the pieces' sets must follow each other
+from set 0 to the last), e.g. ``--end-trial 50`` on one core and
+``--first-trial 50`` on the other.
 """
 
 from __future__ import annotations
@@ -98,38 +106,43 @@ def peer(W, y, priors, s: np.ndarray) -> dict:
             "poisson+priors": (_acc(pp, y, s), t2 - t0), "poisson_mbo": (_acc(mbo, y, s), t3 - t2)}
 
 
-def sweep(graph, y, dataset: str, rates, trials: int, batch: int, peer_trials: int, checkpoint=None) -> dict:
-    """Every (rate, batch) of graphvar, with GraphLearning on the first ``peer_trials`` sets per rate."""
+def sweep(graph, y, dataset: str, rates, trials: int, batch: int, peer_trials: int, checkpoint=None,
+          first_trial: int = 0, end_trial: int | None = None) -> dict:
+    """Every (rate, batch) of graphvar on sets ``first_trial..end_trial-1`` of ``trials``, with GraphLearning on
+    those of the first ``peer_trials`` sets per rate."""
+    end = trials if end_trial is None else end_trial
     W = graph.to_scipy().astype(np.float64).tocsr()
     priors = np.bincount(y) / y.size
-    rows = {r: {"rate": r, "sets": 0, "gv": {m: {"accuracy": [], "seconds": 0.0} for m in METHODS},
+    rows = {r: {"rate": r, "first_trial": first_trial, "sets": 0,
+                "gv": {m: {"accuracy": [], "seconds": 0.0} for m in METHODS},
                 "gl": {m: {"trial": [], "accuracy": [], "seconds": []} for m in METHODS}, "loadavg": []}
             for r in rates}
     for rate in rates:
         sets, row = labeled_sets(y, rate, trials, seed=0, key=dataset), rows[rate]
-        for start in range(0, trials, batch):
-            for t in range(start, min(start + batch, peer_trials)):
+        for start in range(first_trial, end, batch):
+            for t in range(start, min(start + batch, peer_trials, end)):
                 for m, (acc, secs) in peer(W, y, priors, sets[t]).items():
                     cell = row["gl"][m]
                     cell["trial"].append(t)
                     cell["accuracy"].append(acc)
                     cell["seconds"].append(secs)
-            for m, (accs, secs) in ours(graph, y, priors, sets[start:start + batch]).items():
+            for m, (accs, secs) in ours(graph, y, priors, sets[start:min(start + batch, end)]).items():
                 row["gv"][m]["accuracy"] += accs
                 row["gv"][m]["seconds"] += secs
-            row["sets"] = min(start + batch, trials)
+            row["sets"] = min(start + batch, end) - first_trial
             row["loadavg"].append(loadavg())
             print(f"{dataset} rate {rate}: {row['sets']} sets, " + ", ".join(
                 f"{m} {np.mean(row['gv'][m]['accuracy']):.2f} ({row['gv'][m]['seconds']:.0f} s)" for m in METHODS),
                 flush=True)
             if checkpoint is not None:
-                checkpoint(_record(dataset, rates, trials, batch, peer_trials, rows))
-    return _record(dataset, rates, trials, batch, peer_trials, rows)
+                checkpoint(_record(dataset, rates, trials, batch, peer_trials, rows, first_trial))
+    return _record(dataset, rates, trials, batch, peer_trials, rows, first_trial)
 
 
-def _record(dataset, rates, trials, batch, peer_trials, rows) -> dict:
-    return {"dataset": dataset, "config": {"rates": list(rates), "trials": trials, "batch": batch,
-                                           "peer_trials": peer_trials, "threads": torch.get_num_threads(),
+def _record(dataset, rates, trials, batch, peer_trials, rows, first_trial=0) -> dict:
+    return {"dataset": dataset, "config": {"rates": list(rates), "trials": trials, "first_trial": first_trial,
+                                           "batch": batch, "peer_trials": peer_trials,
+                                           "threads": torch.get_num_threads(),
                                            "class_priors": "true class fractions", "gl_poisson_timing": "fit"},
             **provenance(packages=("graphlearning",)), "rows": [rows[r] for r in rates]}
 
@@ -148,7 +161,8 @@ def markdown(record: dict) -> str:
         for m in METHODS:
             gv_cell, gl_cell = row["gv"][m], row["gl"][m]
             acc = np.asarray(gv_cell["accuracy"])
-            same = acc[gl_cell["trial"]] if gl_cell["trial"] else np.array([np.nan])
+            same = (acc[np.asarray(gl_cell["trial"]) - row.get("first_trial", 0)] if gl_cell["trial"]
+                    else np.array([np.nan]))
             per_set = float(np.mean(gl_cell["seconds"])) if gl_cell["seconds"] else float("nan")
             est = per_set * row["sets"]
             total[m][0] += gv_cell["seconds"]
@@ -172,6 +186,59 @@ def markdown(record: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+SAME = ("dataset", "graph_desc", "features_sha1", "n_nodes")
+SAME_CONFIG = ("trials", "batch", "peer_trials", "threads", "class_priors", "gl_poisson_timing")
+
+
+def _join_rows(rows: list[dict], trials: int) -> dict:
+    """One rate's rows of several pieces, in set order: accuracies concatenated, seconds summed."""
+    rows = sorted(rows, key=lambda r: r.get("first_trial", 0))
+    at = 0
+    for r in rows:
+        if r.get("first_trial", 0) != at:
+            raise ValueError(f"rate {r['rate']}: a piece starts at labeled set {r.get('first_trial', 0)} where "
+                             f"the previous ones end at {at}; run the missing sets with --first-trial {at}")
+        at += r["sets"]
+    if at != trials:
+        raise ValueError(f"rate {rows[0]['rate']}: the pieces cover labeled sets 0..{at - 1}, not all {trials}")
+    out = {"rate": rows[0]["rate"], "first_trial": 0, "sets": at, "loadavg": [a for r in rows for a in r["loadavg"]],
+           "gv": {m: {"accuracy": [a for r in rows for a in r["gv"][m]["accuracy"]],
+                      "seconds": sum(r["gv"][m]["seconds"] for r in rows)} for m in METHODS},
+           "gl": {m: {k: [v for r in rows for v in r["gl"][m][k]] for k in ("trial", "accuracy", "seconds")}
+                  for m in METHODS}}
+    return out
+
+
+def merge_pieces(paths: list[str], out) -> dict:
+    """``--merge``: one record from finished runs on other sets (``--first-trial``) of the same sweep."""
+    from graphvar.benchmark.report import read_json
+
+    pieces = [read_json(p) for p in paths]
+    for path, piece in zip(paths, pieces):
+        if piece.get("partial"):
+            raise SystemExit(f"{path} is a checkpoint of an unfinished run; merge it when the run has ended")
+        for key in SAME:
+            if piece.get(key) != pieces[0].get(key):
+                raise ValueError(f"{path}: {key} {piece.get(key)!r} differs from {paths[0]}'s "
+                                 f"{pieces[0].get(key)!r}; pieces must be runs of one sweep on one graph")
+        for key in SAME_CONFIG:
+            if piece["config"].get(key) != pieces[0]["config"].get(key):
+                raise ValueError(f"{path}: --{key.replace('_', '-')} {piece['config'].get(key)!r} differs from "
+                                 f"{paths[0]}'s {pieces[0]['config'].get(key)!r}")
+    cfg = pieces[0]["config"]
+    by_rate: dict = {}
+    for piece in pieces:
+        for row in piece["rows"]:
+            by_rate.setdefault(row["rate"], []).append(row)
+    rates = sorted(by_rate)
+    record = {**{k: pieces[0].get(k) for k in SAME}, "machine": pieces[0]["machine"],
+              "config": {**cfg, "rates": rates, "first_trial": 0},
+              "rows": [_join_rows(by_rate[r], cfg["trials"]) for r in rates],
+              "pieces": [{"file": Path(p).name, "config": piece["config"], "provenance": piece["provenance"]}
+                         for p, piece in zip(paths, pieces)]}
+    return record
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="fashionmnist")
@@ -180,19 +247,36 @@ def main(argv=None) -> int:
     p.add_argument("--trials", type=int, default=100)
     p.add_argument("--batch", type=int, default=10, help="labeled sets per graphvar call")
     p.add_argument("--peer-trials", type=int, default=2, help="GraphLearning's sets per rate")
+    p.add_argument("--first-trial", type=int, default=0,
+                   help="start at this labeled set of --trials (the other core runs the sets before it)")
+    p.add_argument("--end-trial", type=int, default=None,
+                   help="stop before this labeled set of --trials (default: --trials; the other core runs the rest)")
     p.add_argument("--json", default=None, help="default benchmarks/results/sweep_<dataset>.json")
+    p.add_argument("--merge", nargs="+", default=None, metavar="PIECE",
+                   help="measure nothing: join these finished runs (--first-trial pieces of one sweep) into --json")
     args = p.parse_args(argv)
+    path = args.json or ROOT / "benchmarks" / "results" / f"sweep_{args.dataset}.json"
+    if args.merge:
+        record = merge_pieces(args.merge, path)
+        write_json(record, path, argv=sys.argv if argv is None else ["bench_sweep.py", *argv])
+        print(markdown(record))
+        return 0
     if args.trials < 1 or args.batch < 1 or not 0 <= args.peer_trials <= args.trials:
         p.error("need --trials >= 1, --batch >= 1 and 0 <= --peer-trials <= --trials")
+    end = args.trials if args.end_trial is None else args.end_trial
+    if not 0 <= args.first_trial < end <= args.trials:
+        p.error(f"need 0 <= --first-trial < --end-trial <= --trials, got {args.first_trial}, {end}, {args.trials}")
     torch.set_num_threads(1)
     d = load_benchmark_data(args.dataset, features=args.features, graph="knn", k=10)
-    path = args.json or ROOT / "benchmarks" / "results" / f"sweep_{args.dataset}.json"
+    meta = {"graph_desc": d.info["graph_desc"], "features_sha1": d.info.get("features_sha1"),
+            "n_nodes": int(d.labels.size)}
 
     def save(rec):
-        write_json({**rec, "graph_desc": d.info["graph_desc"], "n_nodes": int(d.labels.size), "partial": True}, path)
+        write_json({**rec, **meta, "partial": True}, path)
 
-    record = sweep(d.graph, d.labels, args.dataset, args.rates, args.trials, args.batch, args.peer_trials, save)
-    record.update(graph_desc=d.info["graph_desc"], n_nodes=int(d.labels.size))
+    record = sweep(d.graph, d.labels, args.dataset, args.rates, args.trials, args.batch, args.peer_trials, save,
+                   first_trial=args.first_trial, end_trial=end)
+    record.update(meta)
     write_json(record, path)
     print(markdown(record))
     return 0

@@ -183,3 +183,27 @@ def test_gl_methods_merge_extends_rows_with_graphvar_on_later_sets(tmp_path):
                        tmp_path / "w.json", argv=["w"])
     with pytest.raises(ValueError, match="--first-trial 5 --no-peer"):
         bench.main(["--out", str(out), "--merge", str(wrong)])
+
+
+def test_sweep_pieces_on_other_sets_merge_into_the_whole_sweep(tmp_path):
+    """bench_sweep --first-trial runs (the other core's sets) --merge into the record one run would write."""
+    pytest.importorskip("graphlearning")
+    bench = _script("bench_sweep")
+    from graphvar.benchmark.report import read_json
+
+    common = ["--dataset", "digits", "--features", "raw", "--rates", "1", "--trials", "3", "--batch", "2", "--peer-trials", "1"]
+    whole, first, later, merged = (tmp_path / f"{n}.json" for n in ("whole", "first", "later", "merged"))
+    assert bench.main([*common, "--json", str(whole)]) == 0
+    assert bench.main([*common, "--json", str(first), "--end-trial", "2"]) == 0
+    assert bench.main([*common, "--json", str(later), "--first-trial", "2"]) == 0
+    assert bench.main(["--json", str(merged), "--merge", str(later), str(first)]) == 0
+    a, b = read_json(whole), read_json(merged)
+    assert [r["sets"] for r in b["rows"]] == [3]
+    for ra, rb in zip(a["rows"], b["rows"]):
+        for m in bench.METHODS:
+            assert rb["gv"][m]["accuracy"] == ra["gv"][m]["accuracy"]
+            assert rb["gl"][m]["trial"] == [0] and rb["gl"][m]["accuracy"] == ra["gl"][m]["accuracy"]
+    assert [p["file"] for p in b["pieces"]] == ["later.json", "first.json"]
+    assert "3 labeled sets per rate" in bench.markdown(b)
+    with pytest.raises(ValueError, match="--first-trial 0"):
+        bench.main(["--json", str(merged), "--merge", str(later)])

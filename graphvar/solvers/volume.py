@@ -43,6 +43,8 @@ from ..validation import check_choice, check_float, check_int
 __all__ = ["volume_projection", "bounded_assignment", "class_counts", "METHODS"]
 
 METHODS = ("exact", "gl")
+_SHARE = 0.05  # the first candidate subset: the 5 % of nodes nearest a class change
+_FULL_HANDOVER = 0.002  # full balancing passes hand over to the subsets when one removes < 0.2 % of n
 
 
 
@@ -80,6 +82,9 @@ def _threshold(gain: torch.Tensor, m_k: int) -> torch.Tensor:
         return gain.max() + 1.0
     if m_k >= n:
         return gain.min() - 1.0
+    if gain.device.type == "cpu":  # one selection for both order statistics
+        lower, upper = np.partition(gain.numpy(), (n - m_k - 1, n - m_k))[[n - m_k - 1, n - m_k]]
+        return torch.tensor(0.5 * (lower + upper), dtype=gain.dtype)
     upper = torch.kthvalue(-gain, m_k).values.neg()  # m_k-th largest gain
     lower = torch.kthvalue(-gain, m_k + 1).values.neg()
     return 0.5 * (upper + lower)
@@ -114,26 +119,71 @@ def bounded_assignment(C: torch.Tensor, lower: np.ndarray, upper: np.ndarray, *,
     return torch.argmax(C - q, dim=1)
 
 
-def _excess(labels: torch.Tensor, m: torch.Tensor) -> int:
-    counts = torch.bincount(labels, minlength=m.numel())
-    return int((counts - m).clamp_min(0).sum())
+def _excess(counts: torch.Tensor | np.ndarray, m) -> int:
+    return int((counts - m).clip(0).sum())
 
 
-def _balance(C: torch.Tensor, m: torch.Tensor, q: torch.Tensor, max_passes: int) -> tuple[torch.Tensor, int]:
-    """Price balancing passes (step 1) from prices ``q``; returns the prices and the number of passes."""
+class _Top2:
+    """The two best classes of every row of ``P = C − q``, kept up to date as single prices change.
+
+    A price change touches one class of ``P`` (stored class-major, ``(c, n)``);
+    only the nodes where that class was, or becomes, one of the two best are
+    re-ranked, so a class update of the balancing costs O(n), not O(n c).
+    """
+
+    def __init__(self, C: torch.Tensor, q: torch.Tensor):
+        self.C, self.P = C, (C - q).T.contiguous()
+        values, classes = torch.topk(self.P, 2, dim=0)
+        self.v1, self.v2, self.i1, self.i2 = values[0].clone(), values[1].clone(), classes[0].clone(), classes[1].clone()
+
+    def best_other(self, k: int) -> torch.Tensor:
+        """``max_{j≠k} P_ij`` for every node."""
+        return torch.where(self.i1 == k, self.v2, self.v1)
+
+    def set_price(self, k: int, q_k: torch.Tensor) -> None:
+        col = self.C[:, k] - q_k
+        self.P[k] = col
+        rows = torch.nonzero((self.i1 == k) | (self.i2 == k) | (col > self.v2)).squeeze(1)
+        (v1, v2), (i1, i2) = torch.topk(self.P[:, rows], 2, dim=0)
+        self.v1[rows], self.v2[rows], self.i1[rows], self.i2[rows] = v1, v2, i1, i2
+
+    def counts(self, c: int) -> torch.Tensor:
+        return torch.bincount(self.i1, minlength=c)
+
+
+def _spread(shift: torch.Tensor) -> float:
+    return float(shift.max() - shift.min())
+
+
+def _balance(C: torch.Tensor, m: torch.Tensor, q: torch.Tensor, max_passes: int, handover: float,
+             ref: torch.Tensor | None = None, tau: float = np.inf) -> int:
+    """Price balancing passes (step 1) on ``C``, updating ``q`` in place; returns the number of passes.
+
+    Passes stop when one removes less than ``handover`` units of excess (the
+    moves are cheaper from there) or, on a candidate subset, before a price
+    would leave the band ``spread(q − ref) < tau`` inside which the nodes
+    outside the subset keep their class.
+    """
     c = C.shape[1]
-    q = q.clone()
-    excess = _excess(torch.argmax(C - q, dim=1), m)
+    top = _Top2(C, q)
+    excess = _excess(top.counts(c), m)
     passes = 0
     while excess and passes < max_passes:
         for k in range(c):
-            _balance_class(C, q, k, int(m[k]))
+            q_k = _threshold(C[:, k] - top.best_other(k), int(m[k]))
+            if tau < np.inf:
+                shift = q - ref
+                shift[k] = q_k - ref[k]
+                if not _spread(shift) < tau:
+                    return passes + 1
+            q[k] = q_k
+            top.set_price(k, q_k)
         passes += 1
-        new = _excess(torch.argmax(C - q, dim=1), m)
+        new = _excess(top.counts(c), m)
         removed, excess = excess - new, new
-        if removed < c:  # a pass costs about as much as c single-node moves: hand over to the moves
+        if removed < handover:
             break
-    return q, passes
+    return passes
 
 
 def _dijkstra(cost: np.ndarray, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -153,8 +203,15 @@ def _dijkstra(cost: np.ndarray, sources: np.ndarray) -> tuple[np.ndarray, np.nda
     return dist, pred
 
 
-def _augment(C: torch.Tensor, q: torch.Tensor, labels: torch.Tensor, counts: np.ndarray, m: np.ndarray) -> None:
-    """Move one unit of excess along a shortest chain of class changes; update the prices (step 2)."""
+def _augment(C: torch.Tensor, q: torch.Tensor, labels: torch.Tensor, counts: np.ndarray, m: np.ndarray,
+             slack: float = np.inf) -> bool:
+    """Move one unit of excess along a shortest chain of class changes; update the prices (step 2).
+
+    ``C`` and ``labels`` may be a subset of the nodes (``counts`` are over
+    all of them): the chain is then certified only when it costs less than
+    ``slack``, the least possible cost of moving a node outside the subset.
+    Returns False, changing nothing, when it is not.
+    """
     n, c = C.shape
     P = C - q
     R = (P.gather(1, labels[:, None]) - P).clamp_min_(0.0)  # loss of moving node i to class b
@@ -164,6 +221,8 @@ def _augment(C: torch.Tensor, q: torch.Tensor, labels: torch.Tensor, counts: np.
     dist, pred = _dijkstra(edge, counts > m)
     deficit = counts < m
     t = int(np.argmin(np.where(deficit, dist, np.inf)))
+    if not (deficit[t] and dist[t] < slack):  # (a subset may reach no deficit class)
+        return False
     moves, b = [], t
     while pred[b] >= 0:  # back from the deficit class to an excess class
         a = int(pred[b])
@@ -174,20 +233,74 @@ def _augment(C: torch.Tensor, q: torch.Tensor, labels: torch.Tensor, counts: np.
         counts[a] -= 1
         counts[b] += 1
     q -= torch.from_numpy(np.minimum(dist, dist[t])).to(q)
+    return True
+
+
+def _candidates(C: torch.Tensor, q: torch.Tensor, share: float) -> tuple[torch.Tensor, float]:
+    """The nodes closest to a class change (margin below a quantile) and the margin bounding the others."""
+    n = C.shape[0]
+    best = torch.topk(C - q, 2, dim=1).values
+    margin = best[:, 0] - best[:, 1]
+    size = int(np.ceil(share * n))
+    if size >= n:
+        return torch.arange(n, device=C.device), np.inf
+    tau = float(torch.kthvalue(margin, size + 1).values)  # every node outside has margin >= tau
+    return torch.nonzero(margin < tau).squeeze(1), tau
+
+
+def _on_candidates(C: torch.Tensor, q: torch.Tensor, labels: torch.Tensor, m: np.ndarray, share: float,
+                   budget: list[int]) -> None:
+    """Steps 1 and 2 on the nodes nearest a class change, while the others provably keep their class.
+
+    Every node outside the subset has margin ``>= tau`` at the prices ``ref``
+    the subset was chosen at, so it stays at its class while
+    ``spread(q − ref) < tau``: the subset's balancing and moves stop before
+    leaving that band. ``labels`` are updated in place; ``budget`` is
+    ``[passes, moves, max_iter]``.
+    """
+    idx, tau = _candidates(C, q, share)
+    outside = torch.ones(C.shape[0], dtype=torch.bool, device=C.device)
+    outside[idx] = False
+    fixed = torch.bincount(labels[outside], minlength=m.size).cpu().numpy()
+    sub_C, ref = C[idx], q.clone()
+    if (fixed <= m).all():
+        budget[0] += _balance(sub_C, torch.as_tensor(m - fixed, device=C.device), q, budget[2], 1, ref, tau)
+    sub = torch.argmax(sub_C - q, dim=1)
+    counts = fixed + torch.bincount(sub, minlength=m.size).cpu().numpy()
+    while (counts > m).any() and budget[1] < budget[2]:
+        if not _augment(sub_C, q, sub, counts, m, slack=tau - _spread(q - ref)):
+            break
+        budget[1] += 1
+    labels[idx] = sub
 
 
 def _exact_one(s: torch.Tensor, m: np.ndarray, q0: torch.Tensor, max_iter: int) -> tuple[torch.Tensor, torch.Tensor, dict]:
-    """Optimal labels with class sizes ``m`` for normalised scores ``s`` (n, c) from prices ``q0``."""
+    """Optimal labels with class sizes ``m`` for normalised scores ``s`` (n, c) from prices ``q0``.
+
+    Full balancing passes while they remove much excess, then steps 1-2 on
+    the 5 % of nodes nearest a class change at the current prices, chosen
+    again when the prices leave the subset's band and widened ×4 when a
+    subset makes no progress (every node ends at its best class under the
+    final prices, so the result is optimal whatever the subsets).
+    """
     C = torch.log(s.clamp_min(torch.finfo(torch.float64).tiny))
-    m_t = torch.as_tensor(m, device=C.device)
-    q, passes = _balance(C, m_t, q0, max_passes=max_iter)
+    n, c = C.shape
+    q = q0.clone()
+    if c == 1:  # one class takes every node
+        return torch.zeros(n, dtype=torch.long, device=C.device), q, {"n_passes": 0, "n_moves": 0,
+                                                                       "n_candidate_sets": 0}
+    passes = _balance(C, torch.as_tensor(m, device=C.device), q, max_iter, handover=_FULL_HANDOVER * n)
     labels = torch.argmax(C - q, dim=1)
-    counts = torch.bincount(labels, minlength=m.size).cpu().numpy()
-    steps = 0
-    while (counts > m).any() and steps < max_iter:
-        _augment(C, q, labels, counts, m)
-        steps += 1
-    return labels, q, {"n_passes": passes, "n_moves": steps}
+    budget, share, builds = [passes, 0, max_iter], _SHARE, 0
+    excess = _excess(torch.bincount(labels, minlength=c).cpu().numpy(), m)
+    while excess and budget[1] < max_iter:
+        _on_candidates(C, q, labels, m, min(share, 1.0), budget)
+        builds += 1
+        left = _excess(torch.bincount(labels, minlength=c).cpu().numpy(), m)
+        if left >= excess:  # no progress inside the band: widen the subset (else re-centre it, same size)
+            share *= 4
+        excess = left
+    return labels, q, {"n_passes": budget[0], "n_moves": budget[1], "n_candidate_sets": builds}
 
 
 # ------------------------------------------------------------------- gl
@@ -320,7 +433,7 @@ def volume_projection(scores, class_priors, *, method: str = "exact", tol: float
         labels = torch.stack([x[0] for x in solved])
         w = torch.exp(-torch.stack([x[1] for x in solved]))
         w = w / w[:, :1]
-        extra = {key: [x[2][key] for x in solved] for key in ("n_passes", "n_moves")}
+        extra = {key: [x[2][key] for x in solved] for key in ("n_passes", "n_moves", "n_candidate_sets")}
         n_iter = [a + b for a, b in zip(extra["n_passes"], extra["n_moves"])]
         target = torch.from_numpy(m / n)[None, :]
     offsets = (torch.arange(B, device=S.device) * c)[:, None]
