@@ -16,16 +16,24 @@ and piecewise linear in the ``c`` prices. ``method="exact"`` solves it:
 
 1. **price balancing** (Gauss-Seidel on the dual): for each class in turn,
    set ``q_k`` to the threshold that gives class ``k`` exactly ``m_k`` nodes
-   (two order statistics of ``log s_ik − max_{j≠k}(log s_ij − q_j)``),
-   repeated while a pass removes at least ``c`` units of the total excess
-   ``Σ_k max(0, |class k| − m_k)`` (a pass costs about ``c`` single-node
-   moves of step 2). Every node stays at its best class under the current prices.
-2. **successive shortest paths**: the remaining excess is moved one node at a
+   (two order statistics of ``log s_ik − max_{j≠k}(log s_ij − q_j)``; the
+   two best classes of every node are kept up to date, so an update is
+   O(n)), in full passes while a pass removes at least 0.2 % of ``n`` units
+   of the total excess ``Σ_k max(0, |class k| − m_k)``. Every node stays at
+   its best class under the current prices.
+2. **successive shortest paths**: excess is moved one node at a
    time along the cheapest chain of class changes (Dijkstra on the ``c``
    classes, edge ``a → b`` = the cheapest node of ``a`` to move to ``b`` in
    reduced score), updating the prices with the distances. This keeps every
    node optimal under the prices, so the result is an optimal assignment with
    exactly ``m`` nodes per class (ties included).
+3. **on the nodes near a class change**: after the full passes, steps 1-2
+   run on the 5 % of nodes with the smallest margin (best minus second-best
+   reduced score); every other node has margin ``>= tau`` and provably keeps
+   its class while the prices move by a spread below ``tau``, so the
+   subset's steps stop at that band (a chain is taken only when it costs
+   less than what is left of it), and the subset is chosen again at the
+   new prices, widened ×4 when it made no progress (docs/mbo.md §1).
 
 ``method="gl"`` is GraphLearning's loop (for parity tests and for
 PoissonMBO's ``mode="gl"``), optionally from given initial weights.
