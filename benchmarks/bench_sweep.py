@@ -209,7 +209,7 @@ def _join_rows(rows: list[dict], trials: int) -> dict:
     return out
 
 
-def merge_pieces(paths: list[str], out) -> dict:
+def merge_pieces(paths: list[str]) -> dict:
     """``--merge``: one record from finished runs on other sets (``--first-trial``) of the same sweep."""
     from graphvar.benchmark.report import read_json
 
@@ -257,7 +257,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     path = args.json or ROOT / "benchmarks" / "results" / f"sweep_{args.dataset}.json"
     if args.merge:
-        record = merge_pieces(args.merge, path)
+        record = merge_pieces(args.merge)
         write_json(record, path, argv=sys.argv if argv is None else ["bench_sweep.py", *argv])
         print(markdown(record))
         return 0

@@ -98,11 +98,6 @@ def _threshold(gain: torch.Tensor, m_k: int) -> torch.Tensor:
     return 0.5 * (upper + lower)
 
 
-def _balance_class(C: torch.Tensor, q: torch.Tensor, k: int, m_k: int) -> None:
-    """Set ``q[k]`` so that exactly ``m_k`` nodes prefer class ``k`` (others' prices fixed)."""
-    q[k] = _threshold(_gains(C, q, k), m_k)
-
-
 def bounded_assignment(C: torch.Tensor, lower: np.ndarray, upper: np.ndarray, *, max_passes: int = 50) -> torch.Tensor:
     """``argmax_k (C_ik − q_k)`` with class sizes in ``[lower, upper]`` (GraphLearning's volume-MBO threshold).
 
