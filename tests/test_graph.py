@@ -129,3 +129,45 @@ def test_as_graph_rejects_bad_adjacency():
         as_graph("not a graph")
     with pytest.raises(ValueError, match="directed"):
         as_graph(nx.DiGraph([(0, 1)]))
+
+
+def _random_graph(n: int, density: float, seed: int, hub: bool) -> Graph:
+    A = sp.random(n, n, density=density, random_state=seed, format="csr")
+    A = (A + A.T).tolil()
+    A.setdiag(0)
+    if hub:  # one node with more neighbours than the folded slots (the scatter_reduce tail)
+        A[0, 1:] = 0.5
+        A[1:, 0] = 0.5
+    A = A.tocsr()
+    A.eliminate_zeros()
+    return Graph.from_scipy(A.astype(np.float64))
+
+
+@pytest.mark.parametrize("seed, n, density, hub", [(0, 1, 0.0, False), (1, 12, 0.0, False), (2, 30, 0.2, False),
+                                                   (3, 80, 0.05, True), (4, 60, 0.6, True)])
+def test_neighbour_reduce_matches_a_loop_over_the_edges(seed, n, density, hub):
+    g = _random_graph(n, density, seed, hub)
+    rows, cols, vals = g.neighbour_edges()
+    r0, c0, v0 = g.coo()
+    assert sorted(zip(rows.tolist(), cols.tolist(), vals.tolist())) == sorted(zip(r0.tolist(), c0.tolist(),
+                                                                                   v0.tolist()))
+    U = torch.rand(n, 2, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    E = vals[:, None, None] * g.neighbour_values(U)
+    assert torch.equal(g.neighbour_values(U), U[cols])
+    for reduce, start, op in (("sum", 0.0, torch.add), ("min", float("inf"), torch.minimum),
+                              ("max", float("-inf"), torch.maximum)):
+        ref = torch.full((n, 2, 3), start, dtype=torch.float64)
+        for i, j, w in zip(r0.tolist(), c0.tolist(), v0.tolist()):  # CSR order
+            ref[i] = op(ref[i], w * U[j])
+        assert torch.allclose(g.neighbour_reduce(E, reduce), ref, rtol=1e-12, atol=0), reduce
+
+
+def test_neighbour_reduce_keeps_gradients_and_rejects_bad_input():
+    g = _random_graph(50, 0.1, 5, True)
+    vals = g.neighbour_edges()[2].clone().requires_grad_(True)
+    g.neighbour_reduce(vals[:, None], "sum").sum().backward()
+    assert torch.allclose(vals.grad, torch.ones_like(vals))
+    with pytest.raises(ValueError, match="reduce must be"):
+        g.neighbour_reduce(vals[:, None].detach(), "mean")
+    with pytest.raises(ValueError, match="one per stored entry"):
+        g.neighbour_reduce(torch.zeros(3, 1, dtype=torch.float64), "sum")

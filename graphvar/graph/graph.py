@@ -54,6 +54,73 @@ def csr_row_slice(M: torch.Tensor, rows: slice) -> torch.Tensor:
                                        size=(stop - start, M.shape[1]), check_invariants=False)
 
 
+def gather_rows(U: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``U[index]`` along the first dimension (``index`` int64 on ``U``'s device).
+
+    On the CPU, without autograd, the rows are copied by numpy's ``take``
+    (3x faster than ``torch.index_select`` for narrow rows at a million indices).
+    """
+    if U.device.type == "cpu" and not U.requires_grad and U.dtype != torch.bfloat16:
+        return torch.from_numpy(np.take(U.detach().contiguous().numpy(), index.numpy(), axis=0))
+    return torch.index_select(U, 0, index)
+
+
+_FOLD = {"sum": (torch.add, 0.0), "min": (torch.minimum, float("inf")), "max": (torch.maximum, float("-inf"))}
+_SCATTER = {"sum": "sum", "min": "amin", "max": "amax"}
+
+
+class _Slots:
+    """Bookkeeping of the slot order of :meth:`Graph.neighbour_edges` (computed once per graph).
+
+    ``order`` lists the nodes by decreasing degree, so the nodes holding a
+    ``p``-th neighbour are ``order[:counts[p]]`` and slot ``p``'s entries are
+    ``E[offsets[p]:offsets[p] + counts[p]]``. The first :attr:`FOLDED` slots
+    are folded one dense block at a time; the remaining entries of the rare
+    nodes with more neighbours follow, node by node in CSR order, and go
+    through one ``scatter_reduce``.
+    """
+
+    FOLDED = 32
+
+    def __init__(self, crow: torch.Tensor, n: int):
+        crow_np = crow.cpu().numpy().astype(np.int64)
+        deg = np.diff(crow_np)
+        order = np.argsort(-deg, kind="stable")
+        ds = deg[order]
+        folded = int(min(ds[0], self.FOLDED)) if n else 0
+        self.counts = [int(np.count_nonzero(ds > p)) for p in range(folded)]
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64).tolist()
+        starts = crow_np[order]
+        parts = [starts[:c] + p for p, c in enumerate(self.counts)]
+        big = int(np.count_nonzero(ds > folded))  # nodes with entries beyond the folded slots
+        extra = ds[:big] - folded
+        if big:
+            first = np.repeat(starts[:big] + folded - np.cumsum(np.r_[0, extra[:-1]]), extra)
+            parts.append(first + np.arange(int(extra.sum())))
+        self.tail_start = self.offsets[-1]
+        dev = crow.device
+        self.entries = torch.from_numpy(np.concatenate(parts) if parts else np.zeros(0, np.int64)).to(dev)
+        self.tail_nodes = torch.from_numpy(np.repeat(np.arange(big), extra)).to(dev) if big else None
+        inverse = np.empty(n, dtype=np.int64)
+        inverse[order] = np.arange(n)
+        self.inverse = torch.from_numpy(inverse).to(dev)
+        self.n = n
+
+    def reduce(self, E: torch.Tensor, reduce: str) -> torch.Tensor:
+        op, fill = _FOLD[reduce]
+        out = torch.full((self.n, *E.shape[1:]), fill, dtype=E.dtype, device=E.device)
+        for p, c in enumerate(self.counts):
+            o = self.offsets[p]
+            if E.requires_grad:
+                out = torch.cat([op(out[:c], E[o:o + c]), out[c:]])
+            else:
+                op(out[:c], E[o:o + c], out=out[:c])
+        if self.tail_nodes is not None:
+            index = self.tail_nodes.reshape(-1, *([1] * (E.dim() - 1))).expand(-1, *E.shape[1:])
+            out = out.scatter_reduce(0, index, E[self.tail_start:], reduce=_SCATTER[reduce])
+        return gather_rows(out, self.inverse)
+
+
 class Graph(Operator):
     """A weighted undirected graph held as a symmetric sparse CSR matrix.
 
@@ -129,14 +196,48 @@ class Graph(Operator):
         """Rows ``rows`` of ``P U`` from a row slice of :attr:`transition_matrix` (no copy of ``P``)."""
         return csr_row_slice(self.transition_matrix, rows) @ U
 
-    def neighbour_reduce(self, E: torch.Tensor, reduce: str) -> torch.Tensor:
-        """Row-wise ``reduce`` (``"sum"``, ``"min"`` or ``"max"``) of an edge tensor.
+    # ------------------------------------------------- per-edge computations
+    @cached_property
+    def _slots(self) -> _Slots:
+        return _Slots(self.weights.crow_indices().long(), self.n_nodes)
 
-        ``E`` has one row per stored entry of ``W`` in CSR order (e.g.
-        ``U[cols]`` or ``W``'s values), shape ``(nnz, m)``; the result is
-        ``(n, m)``. A node without edges gets 0 (sum), ``+inf`` (min) or ``-inf`` (max).
+    def neighbour_edges(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(rows, cols, values)`` of the stored entries in *slot order*, the order of edge tensors.
+
+        Slot order lists the first neighbour (in CSR order) of every node,
+        then the second neighbour of every node with at least two, and so on,
+        nodes by decreasing degree within a slot. An edge tensor built from
+        these arrays (e.g. ``values[:, None] * neighbour_values(U)``) is what
+        :meth:`neighbour_reduce` reduces: each slot is one contiguous block, so
+        a reduction is a few dense element-wise operations instead of a
+        segmented loop (3-5x faster on CPU at 70k nodes).
         """
-        return torch.segment_reduce(E, reduce, offsets=self.weights.crow_indices().long(), axis=0)
+        return self._slot_edges
+
+    @cached_property
+    def _slot_edges(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        rows, cols, vals = self.coo()
+        e = self._slots.entries
+        return rows[e], cols[e], vals[e]
+
+    def neighbour_values(self, U: torch.Tensor) -> torch.Tensor:
+        """``U[cols]`` in slot order, shape ``(nnz, ...)``: every node's value at each of its neighbours."""
+        return gather_rows(U, self._slot_edges[1])
+
+    def neighbour_reduce(self, E: torch.Tensor, reduce: str) -> torch.Tensor:
+        """Row-wise ``reduce`` (``"sum"``, ``"min"`` or ``"max"``) of an edge tensor in slot order.
+
+        ``E`` has one row per stored entry of ``W``, in the order of
+        :meth:`neighbour_edges` (e.g. :meth:`neighbour_values`), shape
+        ``(nnz, ...)``; the result is ``(n, ...)``. A node without edges gets 0
+        (sum), ``+inf`` (min) or ``-inf`` (max). Sums add each node's entries
+        in CSR order.
+        """
+        if reduce not in _FOLD:
+            raise ValueError(f"reduce must be 'sum', 'min' or 'max', got {reduce!r}.")
+        if E.shape[0] != self.n_edges:
+            raise ValueError(f"E has {E.shape[0]} rows; an edge tensor has one per stored entry ({self.n_edges}).")
+        return self._slots.reduce(E, reduce)
 
     @cached_property
     def components(self) -> tuple[int, np.ndarray]:

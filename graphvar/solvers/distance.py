@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import torch
 
+from ..graph.graph import gather_rows
 from ..validation import check_int
 from .frontend import check_tol, columns, distances_to_scores, finish, prepare, uncolumns, warn_unconverged
 
@@ -41,10 +42,10 @@ def _largest_drop(old: torch.Tensor, new: torch.Tensor) -> float:
 
 
 def _bellman_ford(g, D: torch.Tensor, tol: float, max_iter: int):
-    _, cols, vals = g.coo()
+    vals = g.neighbour_edges()[2][:, None]
     change, it = float("inf"), 0
     for it in range(1, max_iter + 1):
-        new = torch.minimum(D, g.neighbour_reduce(torch.index_select(D, 0, cols) + vals[:, None], "min"))
+        new = torch.minimum(D, g.neighbour_reduce(g.neighbour_values(D) + vals, "min"))
         change = _largest_drop(D, new)
         D = new
         if change <= tol:
@@ -62,14 +63,14 @@ def _seed_priority(g, D: torch.Tensor, random_state: int) -> torch.Tensor:
     connected along shortest paths, as Dijkstra's closest-point labels
     (GraphLearning's) are.
     """
-    rows, cols, vals = g.coo()
+    rows, _, vals = g.neighbour_edges()
     gen = torch.Generator(device="cpu").manual_seed(random_state)
     rank = torch.rand(D.shape, generator=gen, dtype=torch.float64).to(device=D.device, dtype=D.dtype)
     R = torch.where(D == 0, rank, torch.full_like(D, float("inf")))
-    Dj = torch.index_select(D, 0, cols)
-    pred = torch.isfinite(Dj) & (Dj + vals[:, None] == torch.index_select(D, 0, rows))
+    Dj = g.neighbour_values(D)
+    pred = torch.isfinite(Dj) & (Dj + vals[:, None] == gather_rows(D, rows))
     for _ in range(g.n_nodes):
-        cand = g.neighbour_reduce(torch.where(pred, torch.index_select(R, 0, cols), float("inf")), "min")
+        cand = g.neighbour_reduce(torch.where(pred, g.neighbour_values(R), float("inf")), "min")
         new = torch.minimum(R, cand)
         if torch.equal(new, R):
             break
@@ -79,9 +80,9 @@ def _seed_priority(g, D: torch.Tensor, random_state: int) -> torch.Tensor:
 
 def _eikonal_sweep(g, U: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
     """One Newton step of ``Σ_j w_ij (t − u_j)_+ = 1`` from ``t = u_i`` (only neighbours below ``t`` count)."""
-    rows, cols, vals = g.coo()
-    E = torch.index_select(U, 0, cols)
-    below = E < torch.index_select(U, 0, rows)
+    rows, _, vals = g.neighbour_edges()
+    E = g.neighbour_values(U)
+    below = E < gather_rows(U, rows)
     w = below * vals[:, None]
     sw = g.neighbour_reduce(w, "sum")
     swu = g.neighbour_reduce(w * torch.where(below, E, 0.0), "sum")

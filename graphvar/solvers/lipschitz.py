@@ -9,7 +9,7 @@ with ``α = 1 / (p − 1)``, ``β = 1 − α`` (p-Laplace, Flores Rios, Calder, 
 (the absolutely minimal Lipschitz extension, the graph ∞-Laplace equation).
 GraphLearning sweeps the nodes in order (Gauss–Seidel, in C); here every node
 is updated at once (Jacobi) on all classes and labeled sets together, with
-the neighbour min / max as segment reductions of the CSR rows
+the neighbour min / max as reductions of an edge tensor over the graph's edge slots
 (:meth:`graphvar.graph.Graph.neighbour_reduce`). Both converge to the same
 solution; the Jacobi sweep needs more (cheaper, parallel) iterations.
 """
@@ -33,13 +33,12 @@ def _lipschitz_iterate(g, labels, alpha: float, tol: float, max_iter: int, check
     Y = columns(labels.onehot)
     B, c = labels.n_sets, labels.n_classes
     fixed = (columns(labels.mask[:, :, None].expand_as(labels.onehot)) | ~g.connected[:, None])
-    cols = g.coo()[1]
     U = Y.clone()
     active = torch.ones(B, dtype=torch.bool, device=U.device)
     iterations = [max_iter] * B
     change = torch.full((B,), float("inf"), dtype=U.dtype, device=U.device)
     for it in range(1, max_iter + 1):
-        E = torch.index_select(U, 0, cols)
+        E = g.neighbour_values(U)
         new = 0.5 * (g.neighbour_reduce(E, "min") + g.neighbour_reduce(E, "max"))
         if alpha:
             new = alpha * g.transition(U) + (1.0 - alpha) * new

@@ -3,7 +3,8 @@
 A primal–dual (Chambolle–Pock) iteration for the total-variation problem
 ``min Σ_ij w_ij |u_i − u_j|`` with ``u = y`` on the labels, one column per
 class and labeled set. The dual variable lives on the edges: ``Y`` has one
-row per stored entry of ``W`` (CSR order), so the graph gradient is
+row per stored entry of ``W`` (the slot order of
+:meth:`graphvar.graph.Graph.neighbour_edges`), so the graph gradient is
 ``u[cols] − u[rows]`` and the divergence a row sum
 (:meth:`graphvar.graph.Graph.neighbour_reduce`). As GraphLearning 1.7.5's
 ``sparse_label_propagation``, per step::
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import torch
 
+from ..graph.graph import gather_rows
 from ..validation import check_int
 from .frontend import columns, finish, prepare, uncolumns
 
@@ -25,7 +27,7 @@ __all__ = ["sparse_label_propagation"]
 
 def _transpose_index(g) -> torch.Tensor:
     """For every stored entry ``(i, j)`` the position of ``(j, i)`` (the graph must be structurally symmetric)."""
-    rows, cols, _ = g.coo()
+    rows, cols, _ = g.neighbour_edges()
     n = g.n_nodes
     keys = rows * n + cols
     order = torch.argsort(keys)
@@ -67,7 +69,7 @@ def sparse_label_propagation(graph, y, *, n_steps: int = 100, normalize: bool = 
     n_steps = check_int(n_steps, "n_steps", minimum=1)
     g, labels, informed = prepare(graph, y, n_classes=n_classes, dtype=dtype, normalize=normalize,
                                   return_info=return_info, symmetric=True)
-    rows, cols, w = g.coo()
+    rows, cols, w = g.neighbour_edges()
     tr = _transpose_index(g)
     step = (1.0 / (2.0 * w.double() + 1e-10)).to(w.dtype)[:, None]  # GraphLearning's λ_ij
     Yl = columns(labels.onehot)
@@ -76,10 +78,10 @@ def sparse_label_propagation(graph, y, *, n_steps: int = 100, normalize: bool = 
     dual = torch.zeros(w.numel(), u.shape[1], dtype=u.dtype, device=u.device)
     for _ in range(n_steps):
         prev = u
-        div = g.neighbour_reduce(w[:, None] * (dual - torch.index_select(dual, 0, tr)), "sum")
+        div = g.neighbour_reduce(w[:, None] * (dual - gather_rows(dual, tr)), "sum")
         u = torch.where(mask, Yl, prev - g.inv_degrees[:, None] * div)
         ut = 2.0 * u - prev
-        grad = torch.index_select(ut, 0, cols) - torch.index_select(ut, 0, rows)
+        grad = gather_rows(ut, cols) - gather_rows(ut, rows)
         dual = (dual - (w[:, None] * grad) * step).clamp(-1.0, 1.0)
     B, _, c = labels.onehot.shape
     return finish(uncolumns(u, B, c), labels, informed, normalize=normalize, info={"n_steps": n_steps},
