@@ -83,9 +83,9 @@ def _eikonal_sweep(g, U: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
     rows, _, vals = g.neighbour_edges()
     E = g.neighbour_values(U)
     below = E < gather_rows(U, rows)
-    w = below * vals[:, None]
+    w = vals[:, None] * below
     sw = g.neighbour_reduce(w, "sum")
-    swu = g.neighbour_reduce(w * torch.where(below, E, 0.0), "sum")
+    swu = g.neighbour_reduce(E.masked_fill_(~below, 0.0).mul_(w), "sum")  # E is a fresh gather
     t = (1.0 + swu) / torch.where(sw > 0, sw, 1.0)
     return torch.where(fixed | (sw <= 0), U, torch.minimum(U, t))
 
