@@ -135,7 +135,7 @@ def _random_graph(n: int, density: float, seed: int, hub: bool) -> Graph:
     A = sp.random(n, n, density=density, random_state=seed, format="csr")
     A = (A + A.T).tolil()
     A.setdiag(0)
-    if hub:  # one node with more neighbours than the folded slots (the scatter_reduce tail)
+    if hub:  # one node with many more neighbours than the others
         A[0, 1:] = 0.5
         A[1:, 0] = 0.5
     A = A.tocsr()
@@ -143,10 +143,16 @@ def _random_graph(n: int, density: float, seed: int, hub: bool) -> Graph:
     return Graph.from_scipy(A.astype(np.float64))
 
 
+@pytest.mark.parametrize("min_nodes", [1, 5, 10_000])  # all slots folded; folded slots and a tail; all tail
 @pytest.mark.parametrize("seed, n, density, hub", [(0, 1, 0.0, False), (1, 12, 0.0, False), (2, 30, 0.2, False),
                                                    (3, 80, 0.05, True), (4, 60, 0.6, True)])
-def test_neighbour_reduce_matches_a_loop_over_the_edges(seed, n, density, hub):
+def test_neighbour_reduce_matches_a_loop_over_the_edges(seed, n, density, hub, min_nodes, monkeypatch):
+    from graphvar.graph.graph import _Slots
+
+    monkeypatch.setattr(_Slots, "MIN_NODES", min_nodes)
     g = _random_graph(n, density, seed, hub)
+    if hub and min_nodes == 5:  # both paths: dense slots and the hub's entries past them
+        assert g._slots.counts and g._slots.tail is not None
     rows, cols, vals = g.neighbour_edges()
     r0, c0, v0 = g.coo()
     assert sorted(zip(rows.tolist(), cols.tolist(), vals.tolist())) == sorted(zip(r0.tolist(), c0.tolist(),
@@ -162,11 +168,21 @@ def test_neighbour_reduce_matches_a_loop_over_the_edges(seed, n, density, hub):
         assert torch.allclose(g.neighbour_reduce(E, reduce), ref, rtol=1e-12, atol=0), reduce
 
 
-def test_neighbour_reduce_keeps_gradients_and_rejects_bad_input():
+@pytest.mark.parametrize("min_nodes", [1, 5])
+def test_neighbour_reduce_keeps_gradients_and_rejects_bad_input(min_nodes, monkeypatch):
+    from graphvar.graph.graph import _Slots
+
+    monkeypatch.setattr(_Slots, "MIN_NODES", min_nodes)
     g = _random_graph(50, 0.1, 5, True)
     vals = g.neighbour_edges()[2].clone().requires_grad_(True)
     g.neighbour_reduce(vals[:, None], "sum").sum().backward()
     assert torch.allclose(vals.grad, torch.ones_like(vals))
+    rows = g.neighbour_edges()[0]
+    top = g.neighbour_reduce(vals.detach()[:, None], "max")[:, 0]
+    first = vals.detach() == top[rows]  # the largest weight of each node gets the max's gradient
+    vals.grad = None
+    g.neighbour_reduce(vals[:, None], "max").sum().backward()
+    assert bool((vals.grad[~first] == 0).all()) and float(vals.grad.sum()) == pytest.approx(int((top > -1).sum()))
     with pytest.raises(ValueError, match="reduce must be"):
         g.neighbour_reduce(vals[:, None].detach(), "mean")
     with pytest.raises(ValueError, match="one per stored entry"):
