@@ -143,16 +143,27 @@ def _random_graph(n: int, density: float, seed: int, hub: bool) -> Graph:
     return Graph.from_scipy(A.astype(np.float64))
 
 
-@pytest.mark.parametrize("min_nodes", [1, 5, 10_000])  # all slots folded; folded slots and a tail; all tail
-@pytest.mark.parametrize("seed, n, density, hub", [(0, 1, 0.0, False), (1, 12, 0.0, False), (2, 30, 0.2, False),
-                                                   (3, 80, 0.05, True), (4, 60, 0.6, True)])
-def test_neighbour_reduce_matches_a_loop_over_the_edges(seed, n, density, hub, min_nodes, monkeypatch):
+#: (MIN_NODES, MAX_TAIL) of graphvar.graph.graph._Slots: every slot folded; folded slots and a
+#: segment-reduced tail; all entries in the tail; CSR order and one segment_reduce
+LAYOUTS = {"folded": (1, 1.0), "folded+tail": (5, 1.0), "tail": (10_000, 1.0), "csr": (5, 0.0)}
+
+
+def _layout(monkeypatch, layout: str) -> None:
     from graphvar.graph.graph import _Slots
 
-    monkeypatch.setattr(_Slots, "MIN_NODES", min_nodes)
+    monkeypatch.setattr(_Slots, "MIN_NODES", LAYOUTS[layout][0])
+    monkeypatch.setattr(_Slots, "MAX_TAIL", LAYOUTS[layout][1])
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("seed, n, density, hub", [(0, 1, 0.0, False), (1, 12, 0.0, False), (2, 30, 0.2, False),
+                                                   (3, 80, 0.05, True), (4, 60, 0.6, True)])
+def test_neighbour_reduce_matches_a_loop_over_the_edges(seed, n, density, hub, layout, monkeypatch):
+    _layout(monkeypatch, layout)
     g = _random_graph(n, density, seed, hub)
-    if hub and min_nodes == 5:  # both paths: dense slots and the hub's entries past them
+    if hub and layout == "folded+tail":  # both paths: dense slots and the hub's entries past them
         assert g._slots.counts and g._slots.tail is not None
+    assert (g._slots.csr is not None) == (layout == "csr" and n > 1 and density > 0)
     rows, cols, vals = g.neighbour_edges()
     r0, c0, v0 = g.coo()
     assert sorted(zip(rows.tolist(), cols.tolist(), vals.tolist())) == sorted(zip(r0.tolist(), c0.tolist(),
@@ -168,11 +179,9 @@ def test_neighbour_reduce_matches_a_loop_over_the_edges(seed, n, density, hub, m
         assert torch.allclose(g.neighbour_reduce(E, reduce), ref, rtol=1e-12, atol=0), reduce
 
 
-@pytest.mark.parametrize("min_nodes", [1, 5])
-def test_neighbour_reduce_keeps_gradients_and_rejects_bad_input(min_nodes, monkeypatch):
-    from graphvar.graph.graph import _Slots
-
-    monkeypatch.setattr(_Slots, "MIN_NODES", min_nodes)
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_neighbour_reduce_keeps_gradients_and_rejects_bad_input(layout, monkeypatch):
+    _layout(monkeypatch, layout)
     g = _random_graph(50, 0.1, 5, True)
     vals = g.neighbour_edges()[2].clone().requires_grad_(True)
     g.neighbour_reduce(vals[:, None], "sum").sum().backward()

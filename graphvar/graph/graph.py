@@ -78,9 +78,13 @@ class _Slots:
     time; the remaining entries (those of the few high-degree nodes) follow
     node by node in CSR order and go through one ``torch.segment_reduce``
     (a slot of a handful of nodes costs more in call overhead than it saves).
+    When more than :attr:`MAX_TAIL` of the entries would be left over (a
+    graph of many low-degree nodes and hubs, such as a citation graph), slot
+    order is the CSR order and a reduction is one ``segment_reduce``.
     """
 
     MIN_NODES = 512
+    MAX_TAIL = 0.15
 
     def __init__(self, crow: torch.Tensor, n: int):
         crow_np = crow.cpu().numpy().astype(np.int64)
@@ -88,6 +92,10 @@ class _Slots:
         order = np.argsort(-deg, kind="stable")
         ds = deg[order]
         folded = int(ds[min(max(self.MIN_NODES, n // 32), n) - 1]) if n else 0
+        self.csr = crow if np.maximum(deg - folded, 0).sum() > self.MAX_TAIL * max(crow_np[-1], 1) else None
+        if self.csr is not None:
+            self.entries = torch.arange(int(crow_np[-1]), device=crow.device)
+            return
         self.counts = [int(np.count_nonzero(ds > p)) for p in range(folded)]
         self.offsets = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64).tolist()
         starts = crow_np[order]
@@ -106,6 +114,8 @@ class _Slots:
         self.n = n
 
     def reduce(self, E: torch.Tensor, reduce: str) -> torch.Tensor:
+        if self.csr is not None:
+            return torch.segment_reduce(E, reduce, offsets=self.csr, axis=0)
         op, fill = _FOLD[reduce]
         out = torch.full((self.n, *E.shape[1:]), fill, dtype=E.dtype, device=E.device)
         for p, c in enumerate(self.counts):
