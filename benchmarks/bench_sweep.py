@@ -135,12 +135,13 @@ def sweep(graph, y, dataset: str, rates, trials: int, batch: int, peer_trials: i
                 f"{m} {np.mean(row['gv'][m]['accuracy']):.2f} ({row['gv'][m]['seconds']:.0f} s)" for m in METHODS),
                 flush=True)
             if checkpoint is not None:
-                checkpoint(_record(dataset, rates, trials, batch, peer_trials, rows, first_trial))
-    return _record(dataset, rates, trials, batch, peer_trials, rows, first_trial)
+                checkpoint(_record(dataset, rates, trials, batch, peer_trials, rows, first_trial, end))
+    return _record(dataset, rates, trials, batch, peer_trials, rows, first_trial, end)
 
 
-def _record(dataset, rates, trials, batch, peer_trials, rows, first_trial=0) -> dict:
+def _record(dataset, rates, trials, batch, peer_trials, rows, first_trial=0, end_trial=None) -> dict:
     return {"dataset": dataset, "config": {"rates": list(rates), "trials": trials, "first_trial": first_trial,
+                                           "end_trial": trials if end_trial is None else end_trial,
                                            "batch": batch, "peer_trials": peer_trials,
                                            "threads": torch.get_num_threads(),
                                            "class_priors": "true class fractions", "gl_poisson_timing": "fit"},
@@ -209,14 +210,31 @@ def _join_rows(rows: list[dict], trials: int) -> dict:
     return out
 
 
-def merge_pieces(paths: list[str]) -> dict:
-    """``--merge``: one record from finished runs on other sets (``--first-trial``) of the same sweep."""
+def _complete_rates(piece: dict) -> dict:
+    """A stopped run's checkpoint restricted to the rates it finished (every set of its range solved)."""
+    cfg = piece["config"]
+    planned = cfg["trials"] - cfg.get("first_trial", 0) if cfg.get("end_trial") is None \
+        else cfg["end_trial"] - cfg.get("first_trial", 0)
+    rows = [r for r in piece["rows"] if r["sets"] == planned]
+    if not rows:
+        raise SystemExit("a stopped run's checkpoint finished no rate; nothing of it can be merged")
+    kept = [r["rate"] for r in rows]
+    return {**{k: v for k, v in piece.items() if k != "partial"}, "rows": rows,
+            "config": {**cfg, "rates": kept, "stopped_after_rates": kept}}
+
+
+def merge_pieces(paths: list[str], stopped: list[str] = ()) -> dict:
+    """``--merge``: one record from finished runs on other sets (``--first-trial``) or other rates (``--rates``)
+    of the same sweep; the checkpoints in ``stopped`` (runs stopped on purpose) give their finished rates."""
     from graphvar.benchmark.report import read_json
 
     pieces = [read_json(p) for p in paths]
-    for path, piece in zip(paths, pieces):
+    for i, (path, piece) in enumerate(zip(paths, pieces)):
+        if piece.get("partial") and path in stopped:
+            pieces[i] = piece = _complete_rates(piece)
         if piece.get("partial"):
-            raise SystemExit(f"{path} is a checkpoint of an unfinished run; merge it when the run has ended")
+            raise SystemExit(f"{path} is a checkpoint of an unfinished run; merge it when the run has ended "
+                             "(or, for a run stopped on purpose, name it in --stopped to keep its finished rates)")
         for key in SAME:
             if piece.get(key) != pieces[0].get(key):
                 raise ValueError(f"{path}: {key} {piece.get(key)!r} differs from {paths[0]}'s "
@@ -232,7 +250,7 @@ def merge_pieces(paths: list[str]) -> dict:
             by_rate.setdefault(row["rate"], []).append(row)
     rates = sorted(by_rate)
     record = {**{k: pieces[0].get(k) for k in SAME}, "machine": pieces[0]["machine"],
-              "config": {**cfg, "rates": rates, "first_trial": 0},
+              "config": {**cfg, "rates": rates, "first_trial": 0, "end_trial": cfg["trials"]},
               "rows": [_join_rows(by_rate[r], cfg["trials"]) for r in rates],
               "pieces": [{"file": Path(p).name, "config": piece["config"], "provenance": piece["provenance"]}
                          for p, piece in zip(paths, pieces)]}
@@ -253,11 +271,18 @@ def main(argv=None) -> int:
                    help="stop before this labeled set of --trials (default: --trials; the other core runs the rest)")
     p.add_argument("--json", default=None, help="default benchmarks/results/sweep_<dataset>.json")
     p.add_argument("--merge", nargs="+", default=None, metavar="PIECE",
-                   help="measure nothing: join these finished runs (--first-trial pieces of one sweep) into --json")
+                   help="measure nothing: join these finished runs (--first-trial or --rates pieces of one "
+                        "sweep) into --json")
+    p.add_argument("--stopped", nargs="+", default=[], metavar="PIECE",
+                   help="with --merge: these pieces are checkpoints of runs stopped on purpose; only the rates "
+                        "they finished are merged (the record's pieces say so)")
     args = p.parse_args(argv)
     path = args.json or ROOT / "benchmarks" / "results" / f"sweep_{args.dataset}.json"
     if args.merge:
-        record = merge_pieces(args.merge)
+        unknown = set(args.stopped) - set(args.merge)
+        if unknown:
+            p.error(f"--stopped names files that are not merged: {sorted(unknown)}")
+        record = merge_pieces(args.merge, args.stopped)
         write_json(record, path, argv=sys.argv if argv is None else ["bench_sweep.py", *argv])
         print(markdown(record))
         return 0

@@ -207,3 +207,30 @@ def test_sweep_pieces_on_other_sets_merge_into_the_whole_sweep(tmp_path):
     assert "3 labeled sets per rate" in bench.markdown(b)
     with pytest.raises(ValueError, match="--first-trial 0"):
         bench.main(["--json", str(merged), "--merge", str(later)])
+
+
+def test_sweep_stopped_on_purpose_keeps_its_finished_rates(tmp_path):
+    """A run stopped during its second rate merges, with --stopped, its first rate beside a --rates run."""
+    pytest.importorskip("graphlearning")
+    bench = _script("bench_sweep")
+    from graphvar.benchmark.report import read_json, write_json
+
+    common = ["--dataset", "digits", "--features", "raw", "--trials", "2", "--batch", "1", "--peer-trials", "1"]
+    whole, rest, stopped, merged = (tmp_path / f"{n}.json" for n in ("whole", "rest", "stopped", "merged"))
+    assert bench.main([*common, "--rates", "1", "2", "--json", str(whole)]) == 0
+    assert bench.main([*common, "--rates", "2", "--json", str(rest)]) == 0
+    rec = read_json(whole)  # what the checkpoint held after the first batch of rate 2
+    second = rec["rows"][1]
+    second["sets"] = 1
+    for m in bench.METHODS:
+        second["gv"][m]["accuracy"] = second["gv"][m]["accuracy"][:1]
+    write_json({**rec, "partial": True}, stopped)
+    with pytest.raises(SystemExit, match="--stopped"):
+        bench.main(["--json", str(merged), "--merge", str(stopped), str(rest)])
+    assert bench.main(["--json", str(merged), "--merge", str(stopped), str(rest), "--stopped", str(stopped)]) == 0
+    a, b = read_json(whole), read_json(merged)
+    assert [r["sets"] for r in b["rows"]] == [2, 2] and b["config"]["rates"] == [1, 2]
+    for ra, rb in zip(a["rows"], b["rows"]):
+        for m in bench.METHODS:
+            assert rb["gv"][m]["accuracy"] == ra["gv"][m]["accuracy"]
+    assert b["pieces"][0]["config"]["stopped_after_rates"] == [1]
