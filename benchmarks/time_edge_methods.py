@@ -21,6 +21,7 @@ import argparse
 import hashlib
 import json
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -28,18 +29,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-#: --dataset -> load_benchmark_data arguments (as benchmarks/bench_gl_methods.py)
-DATASETS = {
-    "digits": dict(name="digits", features="raw", graph="knn", k=10, metric="euclidean"),
-    "cora": dict(name="cora", graph="citation", largest_component=True),
-    "fashionmnist": dict(name="fashionmnist", features="vae", graph="knn", k=10, metric="euclidean"),
-}
+DATASETS = ("digits", "cora", "citeseer", "cora_knn", "citeseer_knn", "fashionmnist")
 METHODS = ("graph_nearest_neighbor", "peikonal", "plaplace", "amle", "sparse_label_propagation")
 
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", default="fashionmnist", choices=list(DATASETS))
+    ap.add_argument("--dataset", default="fashionmnist", choices=DATASETS)
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     ap.add_argument("--rate", type=int, default=1, help="labels per class")
     ap.add_argument("--sets", type=int, default=1, help="labeled sets per method")
@@ -47,11 +43,14 @@ def main(argv=None) -> dict:
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    import graphvar
+    import graphvar  # first: the version on PYTHONPATH (before_after.py's "before" tree), not this checkout's
     from graphvar.benchmark.data import load_benchmark_data
     from graphvar.benchmark.protocol import labeled_sets
 
-    spec = dict(DATASETS[args.dataset])
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_gl_methods import DATASETS as SPECS  # the one table of the benchmark graphs
+
+    spec = dict(SPECS[args.dataset])
     d = load_benchmark_data(spec.pop("name"), **spec)
     y = np.asarray(d.labels)
     sets = labeled_sets(y, args.rate, args.sets, seed=0, key=args.dataset)
