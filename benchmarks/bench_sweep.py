@@ -17,6 +17,9 @@ dataset key), the true class fractions as priors:
   Its sweep time is **extrapolated**: mean seconds per measured set × the
   number of sets in the sweep.
 
+``--methods`` restricts the sweep (e.g. ``--methods poisson poisson+priors``
+after a change to Poisson alone; the record's config names them).
+
 Prints per-rate accuracies (graphvar over all sets; both packages on the
 sets GraphLearning solved) and the sweep times with their ratio; writes
 ``benchmarks/results/sweep_<dataset>.json`` (checkpointed after every
@@ -64,83 +67,88 @@ def _acc(pred: np.ndarray, y: np.ndarray, s: np.ndarray) -> float:
     return float(100 * np.mean(pred[mask] == y[mask]))
 
 
-def ours(graph, y, priors, batch: np.ndarray) -> dict:
+def ours(graph, y, priors, batch: np.ndarray, methods=METHODS) -> dict:
     """graphvar on one batch of labeled sets: per-method accuracies (one per set) and seconds for the batch."""
     Y = np.full((len(batch), y.size), -1)
     for b, s in enumerate(batch):
         Y[b, s] = y[s]
-    out = {}
+    preds, secs = {}, {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the stopping rule's "missed tol" warning is in the solver's info
-        t0 = time.perf_counter()
-        U = gv.poisson(graph, Y)
-        t1 = time.perf_counter()
-        pp = volume_projection(U, priors)
-        t2 = time.perf_counter()
-        mbo = gv.poisson_mbo(graph, Y, class_priors=priors)
-        t3 = time.perf_counter()
-    preds = {"poisson": U.argmax(-1).numpy(), "poisson+priors": np.asarray(pp), "poisson_mbo": mbo.argmax(-1).numpy()}
-    secs = {"poisson": t1 - t0, "poisson+priors": t2 - t0, "poisson_mbo": t3 - t2}
-    for m in METHODS:
-        out[m] = ([_acc(preds[m][b], y, s) for b, s in enumerate(batch)], secs[m])
-    return out
+        if "poisson" in methods or "poisson+priors" in methods:
+            t0 = time.perf_counter()
+            U = gv.poisson(graph, Y)
+            secs["poisson"] = time.perf_counter() - t0
+            preds["poisson"] = U.argmax(-1).numpy()
+            preds["poisson+priors"] = np.asarray(volume_projection(U, priors))
+            secs["poisson+priors"] = time.perf_counter() - t0
+        if "poisson_mbo" in methods:
+            t2 = time.perf_counter()
+            preds["poisson_mbo"] = gv.poisson_mbo(graph, Y, class_priors=priors).argmax(-1).numpy()
+            secs["poisson_mbo"] = time.perf_counter() - t2
+    return {m: ([_acc(preds[m][b], y, s) for b, s in enumerate(batch)], secs[m]) for m in methods}
 
 
-def peer(W, y, priors, s: np.ndarray) -> dict:
+def peer(W, y, priors, s: np.ndarray, methods=METHODS) -> dict:
     """GraphLearning on one labeled set: ``{method: (accuracy, seconds)}``."""
     import graphlearning as gl
 
+    out = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        t0 = time.perf_counter()
-        model = gl.ssl.poisson(W)  # without priors: its fit would run the volume projection too
-        u = model.fit(s, y[s])
-        t1 = time.perf_counter()
-        model.class_priors = priors
-        model.volume_label_projection()  # what its fit runs when given class_priors
-        pp = model.predict()
-        t2 = time.perf_counter()
-        mbo = gl.ssl.poisson_mbo(W, class_priors=priors).fit_predict(s, y[s])
-        t3 = time.perf_counter()
-    return {"poisson": (_acc(np.argmax(u, axis=1), y, s), t1 - t0),
-            "poisson+priors": (_acc(pp, y, s), t2 - t0), "poisson_mbo": (_acc(mbo, y, s), t3 - t2)}
+        if "poisson" in methods or "poisson+priors" in methods:
+            t0 = time.perf_counter()
+            model = gl.ssl.poisson(W)  # without priors: its fit would run the volume projection too
+            u = model.fit(s, y[s])
+            out["poisson"] = (_acc(np.argmax(u, axis=1), y, s), time.perf_counter() - t0)
+            if "poisson+priors" in methods:
+                model.class_priors = priors
+                model.volume_label_projection()  # what its fit runs when given class_priors
+                out["poisson+priors"] = (_acc(model.predict(), y, s), time.perf_counter() - t0)
+        if "poisson_mbo" in methods:
+            t2 = time.perf_counter()
+            mbo = gl.ssl.poisson_mbo(W, class_priors=priors).fit_predict(s, y[s])
+            out["poisson_mbo"] = (_acc(mbo, y, s), time.perf_counter() - t2)
+    return {m: out[m] for m in methods}
 
 
 def sweep(graph, y, dataset: str, rates, trials: int, batch: int, peer_trials: int, checkpoint=None,
-          first_trial: int = 0, end_trial: int | None = None) -> dict:
+          first_trial: int = 0, end_trial: int | None = None, methods=METHODS) -> dict:
     """Every (rate, batch) of graphvar on sets ``first_trial..end_trial-1`` of ``trials``, with GraphLearning on
     those of the first ``peer_trials`` sets per rate."""
     end = trials if end_trial is None else end_trial
     W = graph.to_scipy().astype(np.float64).tocsr()
     priors = np.bincount(y) / y.size
     rows = {r: {"rate": r, "first_trial": first_trial, "sets": 0,
-                "gv": {m: {"accuracy": [], "seconds": 0.0} for m in METHODS},
-                "gl": {m: {"trial": [], "accuracy": [], "seconds": []} for m in METHODS}, "loadavg": []}
+                "gv": {m: {"accuracy": [], "seconds": 0.0} for m in methods},
+                "gl": {m: {"trial": [], "accuracy": [], "seconds": []} for m in methods}, "loadavg": []}
             for r in rates}
     for rate in rates:
         sets, row = labeled_sets(y, rate, trials, seed=0, key=dataset), rows[rate]
         for start in range(first_trial, end, batch):
             for t in range(start, min(start + batch, peer_trials, end)):
-                for m, (acc, secs) in peer(W, y, priors, sets[t]).items():
+                for m, (acc, secs) in peer(W, y, priors, sets[t], methods).items():
                     cell = row["gl"][m]
                     cell["trial"].append(t)
                     cell["accuracy"].append(acc)
                     cell["seconds"].append(secs)
-            for m, (accs, secs) in ours(graph, y, priors, sets[start:min(start + batch, end)]).items():
+            for m, (accs, secs) in ours(graph, y, priors, sets[start:min(start + batch, end)], methods).items():
                 row["gv"][m]["accuracy"] += accs
                 row["gv"][m]["seconds"] += secs
             row["sets"] = min(start + batch, end) - first_trial
             row["loadavg"].append(loadavg())
             print(f"{dataset} rate {rate}: {row['sets']} sets, " + ", ".join(
-                f"{m} {np.mean(row['gv'][m]['accuracy']):.2f} ({row['gv'][m]['seconds']:.0f} s)" for m in METHODS),
+                f"{m} {np.mean(row['gv'][m]['accuracy']):.2f} ({row['gv'][m]['seconds']:.0f} s)" for m in methods),
                 flush=True)
             if checkpoint is not None:
-                checkpoint(_record(dataset, rates, trials, batch, peer_trials, rows, first_trial, end))
-    return _record(dataset, rates, trials, batch, peer_trials, rows, first_trial, end)
+                checkpoint(_record(dataset, rates, trials, batch, peer_trials, rows, first_trial, end, methods))
+    return _record(dataset, rates, trials, batch, peer_trials, rows, first_trial, end, methods)
 
 
-def _record(dataset, rates, trials, batch, peer_trials, rows, first_trial=0, end_trial=None) -> dict:
-    return {"dataset": dataset, "config": {"rates": list(rates), "trials": trials, "first_trial": first_trial,
+def _record(dataset, rates, trials, batch, peer_trials, rows, first_trial=0, end_trial=None,
+            methods=METHODS) -> dict:
+    return {"dataset": dataset, "config": {"methods": list(methods), "rates": list(rates), "trials": trials,
+                                           "first_trial": first_trial,
                                            "end_trial": trials if end_trial is None else end_trial,
                                            "batch": batch, "peer_trials": peer_trials,
                                            "threads": torch.get_num_threads(),
@@ -151,15 +159,16 @@ def _record(dataset, rates, trials, batch, peer_trials, rows, first_trial=0, end
 def markdown(record: dict) -> str:
     """Accuracy per rate and the sweep's seconds (graphvar measured, GraphLearning extrapolated)."""
     cfg = record["config"]
+    methods = cfg.get("methods", METHODS)
     partial = " (partial record: rates not yet reached are missing)" if record.get("partial") else ""
     lines = [f"**{record['dataset']}** ({record.get('graph_desc', '')}){partial}, {cfg['trials']} labeled sets per rate, "
              f"graphvar batches of {cfg['batch']}; GraphLearning on the first {cfg['peer_trials']} sets per rate:",
              "", "| method | labels/class | accuracy graphvar (all sets) | graphvar on GL's sets | GraphLearning "
              "| graphvar s (measured) | GraphLearning s/set | GraphLearning s (extrapolated) | ratio |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    total = {m: [0.0, 0.0] for m in METHODS}
+    total = {m: [0.0, 0.0] for m in methods}
     for row in (r for r in record["rows"] if r["sets"]):  # a partial record: the rates not reached yet are empty
-        for m in METHODS:
+        for m in methods:
             gv_cell, gl_cell = row["gv"][m], row["gl"][m]
             acc = np.asarray(gv_cell["accuracy"])
             same = (acc[np.asarray(gl_cell["trial"]) - row.get("first_trial", 0)] if gl_cell["trial"]
@@ -188,10 +197,10 @@ def markdown(record: dict) -> str:
 
 
 SAME = ("dataset", "graph_desc", "features_sha1", "n_nodes")
-SAME_CONFIG = ("trials", "batch", "peer_trials", "threads", "class_priors", "gl_poisson_timing")
+SAME_CONFIG = ("methods", "trials", "batch", "peer_trials", "threads", "class_priors", "gl_poisson_timing")
 
 
-def _join_rows(rows: list[dict], trials: int) -> dict:
+def _join_rows(rows: list[dict], trials: int, methods=METHODS) -> dict:
     """One rate's rows of several pieces, in set order: accuracies concatenated, seconds summed."""
     rows = sorted(rows, key=lambda r: r.get("first_trial", 0))
     at = 0
@@ -204,9 +213,9 @@ def _join_rows(rows: list[dict], trials: int) -> dict:
         raise ValueError(f"rate {rows[0]['rate']}: the pieces cover labeled sets 0..{at - 1}, not all {trials}")
     out = {"rate": rows[0]["rate"], "first_trial": 0, "sets": at, "loadavg": [a for r in rows for a in r["loadavg"]],
            "gv": {m: {"accuracy": [a for r in rows for a in r["gv"][m]["accuracy"]],
-                      "seconds": sum(r["gv"][m]["seconds"] for r in rows)} for m in METHODS},
+                      "seconds": sum(r["gv"][m]["seconds"] for r in rows)} for m in methods},
            "gl": {m: {k: [v for r in rows for v in r["gl"][m][k]] for k in ("trial", "accuracy", "seconds")}
-                  for m in METHODS}}
+                  for m in methods}}
     return out
 
 
@@ -251,7 +260,7 @@ def merge_pieces(paths: list[str], stopped: list[str] = ()) -> dict:
     rates = sorted(by_rate)
     record = {**{k: pieces[0].get(k) for k in SAME}, "machine": pieces[0]["machine"],
               "config": {**cfg, "rates": rates, "first_trial": 0, "end_trial": cfg["trials"]},
-              "rows": [_join_rows(by_rate[r], cfg["trials"]) for r in rates],
+              "rows": [_join_rows(by_rate[r], cfg["trials"], cfg.get("methods", METHODS)) for r in rates],
               "pieces": [{"file": Path(p).name, "config": piece["config"], "provenance": piece["provenance"]}
                          for p, piece in zip(paths, pieces)]}
     return record
@@ -269,6 +278,8 @@ def main(argv=None) -> int:
                    help="start at this labeled set of --trials (the other core runs the sets before it)")
     p.add_argument("--end-trial", type=int, default=None,
                    help="stop before this labeled set of --trials (default: --trials; the other core runs the rest)")
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS,
+                   help="methods to sweep (default all three; poisson+priors includes poisson's time)")
     p.add_argument("--json", default=None, help="default benchmarks/results/sweep_<dataset>.json")
     p.add_argument("--merge", nargs="+", default=None, metavar="PIECE",
                    help="measure nothing: join these finished runs (--first-trial or --rates pieces of one "
@@ -299,8 +310,9 @@ def main(argv=None) -> int:
     def save(rec):
         write_json({**rec, **meta, "partial": True}, path)
 
+    methods = [m for m in METHODS if m in args.methods]
     record = sweep(d.graph, d.labels, args.dataset, args.rates, args.trials, args.batch, args.peer_trials, save,
-                   first_trial=args.first_trial, end_trial=end)
+                   first_trial=args.first_trial, end_trial=end, methods=methods)
     record.update(meta)
     write_json(record, path)
     print(markdown(record))

@@ -30,13 +30,46 @@ def _stationary(op: Operator, v0: torch.Tensor) -> torch.Tensor:
     return d[:, None] * share[comp_t]
 
 
-def _walk(op: Operator, v, dinv: torch.Tensor):
-    """``W D⁻¹ v``; an iterate that is no tensor (row-partitioned, graphvar.distributed) walks itself."""
-    return op.matmul(v * dinv) if isinstance(v, torch.Tensor) else v.walked(op)
+class _Buffers:
+    """Scratch ``(n, B)`` tensors of the dense walk, reused every step (see ``Operator.matmul_into``).
+
+    The walk owns its iterate ``v``: each step writes ``W D⁻¹ v`` over it.
+    """
+
+    def __init__(self):
+        self.scaled = self.error = None
+
+    def walk(self, op: Operator, v, dinv: torch.Tensor):
+        """``W D⁻¹ v``, into ``v``'s own storage; an iterate that is no tensor (graphvar.distributed) walks itself."""
+        if not isinstance(v, torch.Tensor):
+            return v.walked(op)
+        self.scaled = torch.empty_like(v) if self.scaled is None else self.scaled
+        return op.matmul_into(torch.mul(v, dinv, out=self.scaled), v)
+
+    def max_error(self, v, vinf):
+        if not isinstance(v, torch.Tensor):
+            return v.max_error(vinf)
+        self.error = torch.empty_like(v) if self.error is None else self.error
+        return column_max(torch.sub(v, vinf, out=self.error).abs_())
 
 
-def _max_error(v, vinf):
-    return (v - vinf).abs().amax(dim=0) if isinstance(v, torch.Tensor) else v.max_error(vinf)
+#: Rows folded together by :func:`column_max` (a multiple of any SIMD width).
+_FOLD = 256
+
+
+def column_max(A: torch.Tensor) -> torch.Tensor:
+    """``A.amax(dim=0)`` of a tall ``(n, B)`` tensor, folded first into ``(n / 256, 256 B)`` rows.
+
+    The same values; on a CPU a reduction down the rows of a narrow row-major
+    block is 5x slower than one over wide rows (70k x 10, one thread:
+    2.5 ms against 0.45 ms), and the stopping rule takes one per walk step.
+    """
+    n, B = A.shape
+    top = n - n % _FOLD
+    if B == 1 or top == 0:
+        return A.amax(dim=0)
+    folded = A[:top].reshape(-1, _FOLD * B).amax(dim=0).reshape(_FOLD, B).amax(dim=0)
+    return folded if top == n else torch.maximum(folded, A[top:].amax(dim=0))
 
 
 def _stack(errs: list) -> torch.Tensor:
@@ -106,10 +139,11 @@ def random_walk_stop_times(
     errs = []
     last = torch.full((B,), float("inf"))
     t = 0
+    buffers = _Buffers()
     while t < max_iter:
-        v = _walk(op, v, dinv)
+        v = buffers.walk(op, v, dinv)
         t += 1
-        errs.append(_max_error(v, vinf))
+        errs.append(buffers.max_error(v, vinf))
         if len(errs) == check_every or t == max_iter:
             block = _stack(errs)  # (steps, B): one synchronisation
             last = torch.where(done, last, block[-1])

@@ -202,6 +202,14 @@ class Graph(Operator):
         """``P U = D⁻¹W U`` with the cached :attr:`transition_matrix` (dense or sparse CSR ``U``)."""
         return self.transition_matrix @ U
 
+    def matmul_into(self, U: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """``W @ U`` for a dense ``U``, written into ``out`` (no fresh result buffer)."""
+        return torch.mm(self.weights, U, out=out)
+
+    def transition_into(self, U: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """``P @ U`` for a dense ``U``, written into ``out`` (no fresh result buffer)."""
+        return torch.mm(self.transition_matrix, U, out=out)
+
     def transition_rows(self, U, rows: slice):
         """Rows ``rows`` of ``P U`` from a row slice of :attr:`transition_matrix` (no copy of ``P``)."""
         return csr_row_slice(self.transition_matrix, rows) @ U
