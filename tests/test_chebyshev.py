@@ -18,6 +18,7 @@ from numpy.polynomial import chebyshev as C
 
 import graphvar
 from graphvar import Graph
+from graphvar.graph import Operator
 from graphvar.datasets import load_digits
 from graphvar.engine import iterate, power_series, power_series_coefficients
 from graphvar.engine.stopping import column_max
@@ -157,7 +158,11 @@ def test_products_into_buffers_equal_fresh_products():
     W, rng = _graph()
     g = Graph.from_scipy(sp.csr_matrix(W), dtype=torch.float64)
     U = torch.from_numpy(rng.standard_normal((W.shape[0], 5)))
-    out = torch.empty_like(U)
-    assert g.transition_into(U, out) is out or torch.equal(out, g.transition(U))
-    torch.testing.assert_close(out, g.transition(U))
+    C = torch.from_numpy(rng.standard_normal(U.shape))
+    expected = 2.0 * g.transition(U) - C
+    assert g.transition_add(U, C, alpha=2.0, beta=-1.0) is C
+    torch.testing.assert_close(C, expected)
+    generic = torch.from_numpy(rng.standard_normal(U.shape))
+    expected = 0.5 * generic + 3.0 * g.transition(U)
+    torch.testing.assert_close(Operator.transition_add(g, U, generic, alpha=3.0, beta=0.5), expected)
     torch.testing.assert_close(g.matmul_into(U, torch.empty_like(U)), g.matmul(U))

@@ -206,9 +206,12 @@ class Graph(Operator):
         """``W @ U`` for a dense ``U``, written into ``out`` (no fresh result buffer)."""
         return torch.mm(self.weights, U, out=out)
 
-    def transition_into(self, U: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """``P @ U`` for a dense ``U``, written into ``out`` (no fresh result buffer)."""
-        return torch.mm(self.transition_matrix, U, out=out)
+    def transition_add(self, U: torch.Tensor, C: torch.Tensor, *, alpha: float = 1.0, beta: float = 1.0):
+        """``β C + α P U`` over ``C``: on a CPU one MKL ``addmm`` (70k x 10: 2.6 against 3.5 ms for the
+        product, scaling and sum apart), elsewhere the three operations."""
+        if C.device.type != "cpu":
+            return super().transition_add(U, C, alpha=alpha, beta=beta)
+        return torch.addmm(C, self.transition_matrix, U, beta=beta, alpha=alpha, out=C)
 
     def transition_rows(self, U, rows: slice):
         """Rows ``rows`` of ``P U`` from a row slice of :attr:`transition_matrix` (no copy of ``P``)."""

@@ -105,9 +105,13 @@ class Operator(ABC):
         """
         return self.matmul(U)
 
-    def transition_into(self, U: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """``P U``, written into ``out`` where the subclass can (see :meth:`matmul_into`)."""
-        return self.transition(U)
+    def transition_add(self, U: torch.Tensor, C: torch.Tensor, *, alpha: float = 1.0, beta: float = 1.0):
+        """``β C + α P U``, written over ``C`` (dense, not overlapping ``U``); returns ``C``.
+
+        One fused pass where the subclass has one (a CSR ``addmm``), else
+        ``C ← β C + α (P U)``. The Chebyshev recurrence's step ``2 P X_j − X_{j−1}``.
+        """
+        return C.mul_(beta).add_(self.transition(U), alpha=alpha)
 
     def transition_rows(self, U, rows: slice):
         """Rows ``rows`` of ``P U`` (memory-bounded row blocks; ``U`` dense or sparse CSR)."""
