@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from report_common import RATES, RESULTS, _cell, _load, _rec, _row, _script
 
 from graphvar.benchmark.report import markdown_table, paired_accuracies, paired_difference, read_json
@@ -82,11 +84,38 @@ def mbo_section() -> list[str]:
 
 
 def sweep_section() -> list[str]:
-    """The full FashionMNIST sweep (benchmarks/bench_sweep.py): graphvar measured whole, GraphLearning sampled."""
-    if not (RESULTS / "sweep_fashionmnist.json").exists():
+    """The full FashionMNIST sweeps (benchmarks/bench_sweep.py): graphvar measured whole, GraphLearning sampled."""
+    out = []
+    if (RESULTS / "sweep_fashionmnist.json").exists():
+        rec = _rec("sweep_fashionmnist")
+        out += [f"### `sweep_fashionmnist.json` — the label-rate sweep ({_load(rec)})", "",
+                _script("bench_sweep").markdown(rec)]
+    if (RESULTS / "sweep_fashionmnist_poisson.json").exists():
+        new = _rec("sweep_fashionmnist_poisson")
+        out += [f"### `sweep_fashionmnist_poisson.json` — Poisson and Poisson + priors again, Chebyshev-series "
+                f"Poisson ({_load(new)})", "", _script("bench_sweep").markdown(new)]
+        if (RESULTS / "sweep_fashionmnist.json").exists():
+            out += _same_sets(_rec("sweep_fashionmnist"), new)
+    return out
+
+
+def _same_sets(old: dict, new: dict) -> list[str]:
+    """graphvar's accuracy per labeled set in two sweeps of the same sets (same dataset, graph, seeds)."""
+    if old.get("features_sha1") != new.get("features_sha1"):
         return []
-    rec = _rec("sweep_fashionmnist")
-    return [f"### `sweep_fashionmnist.json` — the label-rate sweep ({_load(rec)})", "", _script("bench_sweep").markdown(rec)]
+    measured = (old.get("pieces") or [old])[0].get("provenance", {}).get("git_commit", "")[:7] or "older code"
+    lines = ["", f"graphvar's accuracy (percent) on the same labeled sets, this record minus "
+             f"`sweep_fashionmnist.json` (step-loop Poisson, measured at {measured}):",
+             "", "| method | labels/class | sets | mean difference | largest |difference| |", "|---|---:|---:|---:|---:|"]
+    before = {r["rate"]: r for r in old["rows"]}
+    for row in new["rows"]:
+        for m in new["config"].get("methods", []):
+            if row["rate"] not in before or m not in before[row["rate"]]["gv"]:
+                continue
+            a = np.asarray(row["gv"][m]["accuracy"])
+            b = np.asarray(before[row["rate"]]["gv"][m]["accuracy"])[: a.size]
+            lines.append(f"| {m} | {row['rate']} | {a.size} | {np.mean(a - b):+.4f} | {np.max(np.abs(a - b)):.4f} |")
+    return lines
 
 
 RULE_DATASETS = ("digits", "fashionmnist", "cora", "citeseer")  # docs/mbo.md §3: the rules' data, rates 1-2
