@@ -166,3 +166,7 @@ def test_products_into_buffers_equal_fresh_products():
     expected = 0.5 * generic + 3.0 * g.transition(U)
     torch.testing.assert_close(Operator.transition_add(g, U, generic, alpha=3.0, beta=0.5), expected)
     torch.testing.assert_close(g.matmul_into(U, torch.empty_like(U)), g.matmul(U))
+    one = U[:, 2:3].contiguous()  # one column: the torch.mv path
+    out = torch.empty_like(one)
+    assert g.matmul_into(one, out) is out
+    torch.testing.assert_close(out, g.matmul(one))

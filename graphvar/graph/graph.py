@@ -203,7 +203,15 @@ class Graph(Operator):
         return self.transition_matrix @ U
 
     def matmul_into(self, U: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """``W @ U`` for a dense ``U``, written into ``out`` (no fresh result buffer)."""
+        """``W @ U`` for a dense ``U``, written into ``out`` (no fresh result buffer).
+
+        One column (the stopping rule's walk for a single labeled set) on a
+        CPU goes through ``torch.mv``: 70k nodes, one thread, 1.1-1.2 against
+        1.7-1.9 ms for the one-column ``mm``.
+        """
+        if U.shape[1] == 1 and U.device.type == "cpu":
+            torch.mv(self.weights, U[:, 0], out=out[:, 0])
+            return out
         return torch.mm(self.weights, U, out=out)
 
     def transition_add(self, U: torch.Tensor, C: torch.Tensor, *, alpha: float = 1.0, beta: float = 1.0):
