@@ -104,9 +104,9 @@ def _same_sets(old: dict, new: dict) -> list[str]:
     if old.get("features_sha1") != new.get("features_sha1"):
         return []
     measured = (old.get("pieces") or [old])[0].get("provenance", {}).get("git_commit", "")[:7] or "older code"
-    lines = ["", f"graphvar's accuracy (percent) on the same labeled sets, this record minus "
+    lines = [f"graphvar's accuracy (percent) on the same labeled sets, this record minus "
              f"`sweep_fashionmnist.json` (step-loop Poisson, measured at {measured}):",
-             "", "| method | labels/class | sets | mean difference | largest |difference| |", "|---|---:|---:|---:|---:|"]
+             "", "| method | labels/class | sets | mean difference | largest absolute difference |", "|---|---:|---:|---:|---:|"]
     before = {r["rate"]: r for r in old["rows"]}
     for row in new["rows"]:
         for m in new["config"].get("methods", []):
