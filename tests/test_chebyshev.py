@@ -166,6 +166,13 @@ def test_products_into_buffers_equal_fresh_products():
     expected = 0.5 * generic + 3.0 * g.transition(U)
     torch.testing.assert_close(Operator.transition_add(g, U, generic, alpha=3.0, beta=0.5), expected)
     torch.testing.assert_close(g.matmul_into(U, torch.empty_like(U)), g.matmul(U))
+    C = torch.from_numpy(rng.standard_normal(U.shape))
+    expected = 0.25 * C + 0.5 * g.matmul(U)
+    assert g.matmul_add(U, C, alpha=0.5, beta=0.25) is C
+    torch.testing.assert_close(C, expected)
+    generic = torch.from_numpy(rng.standard_normal(U.shape))
+    expected = generic + 2.0 * g.matmul(U)
+    torch.testing.assert_close(Operator.matmul_add(g, U, generic, alpha=2.0), expected)
     one = U[:, 2:3].contiguous()  # one column: the torch.mv path
     out = torch.empty_like(one)
     assert g.matmul_into(one, out) is out

@@ -214,6 +214,12 @@ class Graph(Operator):
             return out
         return torch.mm(self.weights, U, out=out)
 
+    def matmul_add(self, U: torch.Tensor, C: torch.Tensor, *, alpha: float = 1.0, beta: float = 1.0):
+        """``β C + α W U`` over ``C``: on a CPU one MKL ``addmm``, elsewhere the three operations."""
+        if C.device.type != "cpu":
+            return super().matmul_add(U, C, alpha=alpha, beta=beta)
+        return torch.addmm(C, self.weights, U, beta=beta, alpha=alpha, out=C)
+
     def transition_add(self, U: torch.Tensor, C: torch.Tensor, *, alpha: float = 1.0, beta: float = 1.0):
         """``β C + α P U`` over ``C``: on a CPU one MKL ``addmm`` (70k x 10: 2.6 against 3.5 ms for the
         product, scaling and sum apart), elsewhere the three operations."""

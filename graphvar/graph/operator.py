@@ -105,6 +105,14 @@ class Operator(ABC):
         """
         return self.matmul(U)
 
+    def matmul_add(self, U: torch.Tensor, C: torch.Tensor, *, alpha: float = 1.0, beta: float = 1.0):
+        """``β C + α W U``, written over ``C`` (dense, not overlapping ``U``); returns ``C``.
+
+        One fused pass where the subclass has one (a CSR ``addmm``), else
+        ``C ← β C + α (W U)``. The explicit heat step of the MBO solvers.
+        """
+        return C.mul_(beta).add_(self.matmul(U), alpha=alpha)
+
     def transition_add(self, U: torch.Tensor, C: torch.Tensor, *, alpha: float = 1.0, beta: float = 1.0):
         """``β C + α P U``, written over ``C`` (dense, not overlapping ``U``); returns ``C``.
 
