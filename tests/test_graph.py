@@ -143,16 +143,16 @@ def _random_graph(n: int, density: float, seed: int, hub: bool) -> Graph:
     return Graph.from_scipy(A.astype(np.float64))
 
 
-#: (MIN_NODES, MAX_TAIL) of graphvar.graph.graph._Slots: every slot folded; folded slots and a
+#: (MIN_NODES, MAX_TAIL) of graphvar.graph.slots.Slots: every slot folded; folded slots and a
 #: segment-reduced tail; all entries in the tail; CSR order and one segment_reduce
 LAYOUTS = {"folded": (1, 1.0), "folded+tail": (5, 1.0), "tail": (10_000, 1.0), "csr": (5, 0.0)}
 
 
 def _layout(monkeypatch, layout: str) -> None:
-    from graphvar.graph.graph import _Slots
+    from graphvar.graph.slots import Slots
 
-    monkeypatch.setattr(_Slots, "MIN_NODES", LAYOUTS[layout][0])
-    monkeypatch.setattr(_Slots, "MAX_TAIL", LAYOUTS[layout][1])
+    monkeypatch.setattr(Slots, "MIN_NODES", LAYOUTS[layout][0])
+    monkeypatch.setattr(Slots, "MAX_TAIL", LAYOUTS[layout][1])
 
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))

@@ -18,6 +18,7 @@ import torch
 
 from ..validation import check_device, check_dtype
 from .operator import Operator
+from .slots import Slots, gather_rows
 from .validation import check_adjacency, check_weight_range
 
 __all__ = ["Graph", "csr_tensor", "csr_row_slice", "as_graph"]
@@ -52,83 +53,6 @@ def csr_row_slice(M: torch.Tensor, rows: slice) -> torch.Tensor:
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         return torch.sparse_csr_tensor(crow[start:stop + 1] - a, M.col_indices()[a:b], M.values()[a:b],
                                        size=(stop - start, M.shape[1]), check_invariants=False)
-
-
-def gather_rows(U: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """``U[index]`` along the first dimension (``index`` int64 on ``U``'s device).
-
-    On the CPU, without autograd, the rows are copied by numpy's ``take``
-    (3x faster than ``torch.index_select`` for narrow rows at a million indices).
-    """
-    if U.device.type == "cpu" and not U.requires_grad and U.dtype != torch.bfloat16:
-        return torch.from_numpy(np.take(U.detach().contiguous().numpy(), index.numpy(), axis=0))
-    return torch.index_select(U, 0, index)
-
-
-_FOLD = {"sum": (torch.add, 0.0), "min": (torch.minimum, float("inf")), "max": (torch.maximum, float("-inf"))}
-
-
-class _Slots:
-    """Bookkeeping of the slot order of :meth:`Graph.neighbour_edges` (computed once per graph).
-
-    ``order`` lists the nodes by decreasing degree, so the nodes holding a
-    ``p``-th neighbour are ``order[:counts[p]]`` and slot ``p``'s entries are
-    ``E[offsets[p]:offsets[p] + counts[p]]``. The leading slots held by at
-    least ``max(MIN_NODES, n / 32)`` nodes are folded one dense block at a
-    time; the remaining entries (those of the few high-degree nodes) follow
-    node by node in CSR order and go through one ``torch.segment_reduce``
-    (a slot of a handful of nodes costs more in call overhead than it saves).
-    When more than :attr:`MAX_TAIL` of the entries would be left over (a
-    graph of many low-degree nodes and hubs, such as a citation graph), slot
-    order is the CSR order and a reduction is one ``segment_reduce``.
-    """
-
-    MIN_NODES = 512
-    MAX_TAIL = 0.15
-
-    def __init__(self, crow: torch.Tensor, n: int):
-        crow_np = crow.cpu().numpy().astype(np.int64)
-        deg = np.diff(crow_np)
-        order = np.argsort(-deg, kind="stable")
-        ds = deg[order]
-        folded = int(ds[min(max(self.MIN_NODES, n // 32), n) - 1]) if n else 0
-        self.csr = crow if np.maximum(deg - folded, 0).sum() > self.MAX_TAIL * max(crow_np[-1], 1) else None
-        if self.csr is not None:
-            self.entries = torch.arange(int(crow_np[-1]), device=crow.device)
-            return
-        self.counts = [int(np.count_nonzero(ds > p)) for p in range(folded)]
-        self.offsets = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64).tolist()
-        starts = crow_np[order]
-        parts = [starts[:c] + p for p, c in enumerate(self.counts)]
-        big = int(np.count_nonzero(ds > folded))  # nodes with entries beyond the folded slots
-        extra = ds[:big] - folded
-        if big:
-            first = np.repeat(starts[:big] + folded - np.cumsum(np.r_[0, extra[:-1]]), extra)
-            parts.append(first + np.arange(int(extra.sum())))
-        dev = crow.device
-        self.entries = torch.from_numpy(np.concatenate(parts) if parts else np.zeros(0, np.int64)).to(dev)
-        self.tail = (self.offsets[-1], big, torch.from_numpy(extra).to(dev)) if big else None
-        inverse = np.empty(n, dtype=np.int64)
-        inverse[order] = np.arange(n)
-        self.inverse = torch.from_numpy(inverse).to(dev)
-        self.n = n
-
-    def reduce(self, E: torch.Tensor, reduce: str) -> torch.Tensor:
-        if self.csr is not None:
-            return torch.segment_reduce(E, reduce, offsets=self.csr, axis=0)
-        op, fill = _FOLD[reduce]
-        out = torch.full((self.n, *E.shape[1:]), fill, dtype=E.dtype, device=E.device)
-        for p, c in enumerate(self.counts):
-            o = self.offsets[p]
-            if E.requires_grad:
-                out = torch.cat([op(out[:c], E[o:o + c]), out[c:]])
-            else:
-                op(out[:c], E[o:o + c], out=out[:c])
-        if self.tail is not None:
-            start, big, lengths = self.tail
-            rest = torch.segment_reduce(E[start:], reduce, lengths=lengths, axis=0)
-            out = torch.cat([op(out[:big], rest), out[big:]])
-        return gather_rows(out, self.inverse)
 
 
 class Graph(Operator):
@@ -233,8 +157,8 @@ class Graph(Operator):
 
     # ------------------------------------------------- per-edge computations
     @cached_property
-    def _slots(self) -> _Slots:
-        return _Slots(self.weights.crow_indices().long(), self.n_nodes)
+    def _slots(self) -> Slots:
+        return Slots(self.weights.crow_indices().long(), self.n_nodes)
 
     def neighbour_edges(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(rows, cols, values)`` of the stored entries in *slot order*, the order of edge tensors.
@@ -268,7 +192,7 @@ class Graph(Operator):
         (sum), ``+inf`` (min) or ``-inf`` (max). Sums add each node's entries
         in CSR order.
         """
-        if reduce not in _FOLD:
+        if reduce not in Slots.REDUCTIONS:
             raise ValueError(f"reduce must be 'sum', 'min' or 'max', got {reduce!r}.")
         if E.shape[0] != self.n_edges:
             raise ValueError(f"E has {E.shape[0]} rows; an edge tensor has one per stored entry ({self.n_edges}).")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from ..graph.graph import gather_rows
+from ..graph.slots import gather_rows
 from ..validation import check_int
 from .frontend import check_tol, columns, distances_to_scores, finish, prepare, uncolumns, warn_unconverged
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from ..graph.graph import gather_rows
+from ..graph.slots import gather_rows
 from ..validation import check_int
 from .frontend import columns, finish, prepare, uncolumns
 
