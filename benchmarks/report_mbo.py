@@ -113,8 +113,10 @@ def _same_sets(old: dict, new: dict) -> list[str]:
             if row["rate"] not in before or m not in before[row["rate"]]["gv"]:
                 continue
             a = np.asarray(row["gv"][m]["accuracy"])
-            b = np.asarray(before[row["rate"]]["gv"][m]["accuracy"])[: a.size]
-            lines.append(f"| {m} | {row['rate']} | {a.size} | {np.mean(a - b):+.4f} | {np.max(np.abs(a - b)):.4f} |")
+            b = np.asarray(before[row["rate"]]["gv"][m]["accuracy"])
+            k = min(a.size, b.size)  # the sets both records hold (the draw is prefix-stable)
+            d = a[:k] - b[:k]
+            lines.append(f"| {m} | {row['rate']} | {k} | {np.mean(d):+.4f} | {np.max(np.abs(d)):.4f} |")
     return lines
 
 
